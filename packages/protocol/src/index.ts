@@ -1,0 +1,16 @@
+export { Codes, CLOSE_NORMAL, shouldReconnect, codeRow, type Code, type CodeRow } from './codes.ts';
+export {
+  ChannelTypes,
+  channelKey,
+  channelName,
+  channelObject,
+  isValidId,
+  parseChannel,
+  userChannel,
+  type Channel,
+  type ChannelObject,
+  type ChannelType,
+  type SubscribableChannelType,
+} from './channels.ts';
+export * from './messages.ts';
+export { decodeClientFrame, encodeFrame, type DecodeResult, type DecodedClientFrame } from './codec.ts';

@@ -1,0 +1,142 @@
+import type { ChannelObject } from './channels.ts';
+import type { Code } from './codes.ts';
+
+/** Version of the wire protocol described in docs/protocol.md. */
+export const PROTOCOL_VERSION = 1;
+
+// ---------------------------------------------------------------------------------------------
+// Client → server
+
+export interface AuthFrame { type: 'auth'; token: string }
+export interface SubscribeFrame { type: 'subscribe'; channel: ChannelObject | string }
+export interface UnsubscribeFrame { type: 'unsubscribe'; channel: ChannelObject | string }
+export interface PingFrame { type: 'ping' }
+
+export type ClientFrame = AuthFrame | SubscribeFrame | UnsubscribeFrame | PingFrame;
+export type ClientFrameType = ClientFrame['type'];
+
+// ---------------------------------------------------------------------------------------------
+// Server → client: control frames
+
+export interface ConnectedFrame {
+  type: 'connected';
+  data: { userId: string; connectionId: string; serverTime: number };
+}
+export interface AuthenticatedFrame { type: 'authenticated'; data: { userId: string; expiresAt: number } }
+export interface SubscribedFrame { type: 'subscribed'; data: { channel: string; channelKey: string } }
+export interface UnsubscribedFrame {
+  type: 'unsubscribed';
+  data: { channel: string; channelKey: string; reason?: UnsubscribeReason };
+}
+export interface PongFrame { type: 'pong'; data: { serverTime: number } }
+export interface ErrorFrame { type: 'error'; data: { code: Code; message: string; channel?: string } }
+export interface UnreadNotificationsFrame {
+  type: 'unread_notifications';
+  data: { notifications: NotificationRow[]; count: number };
+}
+
+/** Why a subscription ended without the client asking. */
+export const UnsubscribeReasons = { ACCESS_REVOKED: 'access_revoked' } as const;
+export type UnsubscribeReason = (typeof UnsubscribeReasons)[keyof typeof UnsubscribeReasons];
+
+export type ControlFrame =
+  | ConnectedFrame
+  | AuthenticatedFrame
+  | SubscribedFrame
+  | UnsubscribedFrame
+  | PongFrame
+  | ErrorFrame
+  | UnreadNotificationsFrame;
+
+// ---------------------------------------------------------------------------------------------
+// Server → client: events
+
+/** Wire names of the events the gateway itself produces. Other names may be published through the API. */
+export const EventTypes = {
+  POST_PURCHASED: 'post-purchased',
+  SUBSCRIPTION_UPDATED: 'subscription-updated',
+  NOTIFICATION: 'notification',
+  NEW_SUBSCRIPTION: 'new_subscription',
+} as const;
+
+/**
+ * Every event: `id` is unique (clients dedupe by it), `channel` the wire key it was published on
+ * (`user_<id>` for user-addressed events), `offset` its position in that channel (1, 2, …), `ts` the
+ * commit time in milliseconds since the epoch.
+ */
+export interface EventFrame<T extends string = string, D = unknown> {
+  type: T;
+  id: string;
+  channel: string;
+  offset: number;
+  ts: number;
+  data: D;
+}
+
+/** A notification row as stored in the platform's `notifications` table. */
+export interface NotificationRow {
+  id: string;
+  userId: string;
+  type: string;
+  title: string;
+  message: string;
+  isRead: boolean;
+  metadata: unknown;
+  createdAt: string;
+}
+
+/** The post content a buyer receives with `post-purchased`, so the client can unlock it in place. */
+export interface UnlockedPost {
+  id: string;
+  creatorId: string;
+  title: string;
+  content: string;
+  type: string;
+  mediaUrl: string | null;
+  thumbnail: string | null;
+}
+
+export interface PostPurchasedData {
+  postId: string;
+  purchaseId: string;
+  price: number;
+  currency: string;
+  post: UnlockedPost;
+}
+
+export type SubscriptionStatus = 'active' | 'cancelled' | 'expired';
+
+export interface SubscriptionUpdatedData {
+  creatorId: string;
+  /** Normalised plan: free | basic | premium | vip. */
+  plan: string;
+  previousPlan: string | null;
+  status: SubscriptionStatus;
+  /** ISO 8601. */
+  validUntil: string;
+  /** Ids of the creator's posts the subscriber can see now (newest first, at most 500). */
+  unlockedPostIds: string[];
+  /** Ids of the creator's posts the subscriber cannot see now (newest first, at most 500). */
+  lockedPostIds: string[];
+}
+
+export interface NewSubscriptionData {
+  creatorId: string;
+  userId: string;
+  plan: string;
+  validUntil: string;
+}
+
+export interface NotificationData {
+  notification: NotificationRow;
+}
+
+/** The typed event map both ends use as a generic. */
+export interface ServerEvents {
+  'post-purchased': PostPurchasedData;
+  'subscription-updated': SubscriptionUpdatedData;
+  notification: NotificationData;
+  new_subscription: NewSubscriptionData;
+}
+
+export type ServerFrame = ControlFrame | EventFrame;

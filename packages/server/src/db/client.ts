@@ -1,0 +1,150 @@
+/**
+ * One database handle over either driver: node-postgres (DATABASE_URL) or the embedded PGlite (a data folder,
+ * or memory). Callers use `orm` (drizzle) for queries and transactions; `listen` hides the drivers' different
+ * LISTEN/NOTIFY APIs.
+ */
+import { PGlite } from '@electric-sql/pglite';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { sql, type SQL } from 'drizzle-orm';
+import pg from 'pg';
+import * as schema from './schema.ts';
+
+export type Orm = PgDatabase<PgQueryResultHKT, typeof schema>;
+/** A transaction handle, as passed to `orm.transaction(async (tx) => …)`. Repositories accept either. */
+export type Tx = Parameters<Parameters<Orm['transaction']>[0]>[0];
+export type Queryable = Orm | Tx;
+
+export interface Database {
+  readonly kind: 'postgres' | 'pglite';
+  readonly orm: Orm;
+  /**
+   * Calls `onNotify(payload)` for every NOTIFY on `channel` until the returned function is called.
+   * With PostgreSQL a dedicated connection is used and re-established after errors.
+   */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL connection string; when absent the embedded database is used. */
+  url?: string | undefined;
+  /** PGlite data folder; when absent (and no url) an in-memory database. */
+  dataDir?: string | undefined;
+  /** Pool size for PostgreSQL. Default 10. */
+  poolSize?: number;
+  /** Called with driver errors that happen outside a query (a dropped idle connection). */
+  onError?: (err: Error) => void;
+}
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  return options.url ? openPostgres(options.url, options) : openPglite(options.dataDir);
+}
+
+async function openPglite(dataDir: string | undefined): Promise<Database> {
+  const client = dataDir ? new PGlite(dataDir) : new PGlite();
+  await client.waitReady;
+  const orm = drizzlePglite(client, { schema }) as unknown as Orm;
+  return {
+    kind: 'pglite',
+    orm,
+    async listen(channel, onNotify) {
+      const unlisten = await client.listen(channel, onNotify);
+      return async () => unlisten();
+    },
+    async close() {
+      await client.close();
+    },
+  };
+}
+
+async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<Database> {
+  const onError = options.onError ?? (() => {});
+  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+  pool.on('error', onError);
+  // Fail at start-up with the driver's message rather than on the first request.
+  const probe = await pool.connect();
+  probe.release();
+  const orm = drizzlePg(pool, { schema }) as unknown as Orm;
+  const listeners = new Set<PgListener>();
+  return {
+    kind: 'postgres',
+    orm,
+    async listen(channel, onNotify) {
+      const listener = new PgListener(url, channel, onNotify, onError);
+      listeners.add(listener);
+      await listener.start();
+      return async () => {
+        listeners.delete(listener);
+        await listener.stop();
+      };
+    },
+    async close() {
+      await Promise.all([...listeners].map((l) => l.stop()));
+      await pool.end();
+    },
+  };
+}
+
+/** A LISTEN connection that reconnects (after 1 s) when the server drops it. */
+class PgListener {
+  #client: pg.Client | null = null;
+  #stopped = false;
+  #retry: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly url: string,
+    readonly channel: string,
+    readonly onNotify: (payload: string) => void,
+    readonly onError: (err: Error) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url });
+    client.on('notification', (msg) => {
+      if (msg.channel === this.channel) this.onNotify(msg.payload ?? '');
+    });
+    client.on('error', (err) => {
+      this.onError(err);
+      this.#scheduleRestart();
+    });
+    await client.connect();
+    await client.query(`LISTEN ${quoteIdent(this.channel)}`);
+    this.#client = client;
+  }
+
+  #scheduleRestart(): void {
+    if (this.#stopped || this.#retry) return;
+    this.#client?.end().catch(() => {});
+    this.#client = null;
+    this.#retry = setTimeout(() => {
+      this.#retry = null;
+      this.start().catch((err: Error) => {
+        this.onError(err);
+        this.#scheduleRestart();
+      });
+    }, 1000);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#retry) clearTimeout(this.#retry);
+    await this.#client?.end().catch(() => {});
+  }
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Runs a raw query and returns its rows, whatever the driver. */
+export async function queryRows<T>(db: Queryable, query: SQL): Promise<T[]> {
+  const result = (await db.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
+}
+
+/** `NOTIFY channel, payload` inside the caller's transaction (delivered at commit). */
+export async function notify(db: Queryable, channel: string, payload: string): Promise<void> {
+  await db.execute(sql`select pg_notify(${channel}, ${payload})`);
+}
