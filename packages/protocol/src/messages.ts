@@ -23,13 +23,14 @@ export interface ConnectedFrame {
   data: { userId: string; connectionId: string; serverTime: number };
 }
 export interface AuthenticatedFrame { type: 'authenticated'; data: { userId: string; expiresAt: number } }
-export interface SubscribedFrame { type: 'subscribed'; data: { channel: string; channelKey: string } }
+/** `channel` echoes the channel as the client sent it (object or string form). */
+export interface SubscribedFrame { type: 'subscribed'; data: { channel: ChannelObject | string; channelKey: string } }
 export interface UnsubscribedFrame {
   type: 'unsubscribed';
-  data: { channel: string; channelKey: string; reason?: UnsubscribeReason };
+  data: { channel: ChannelObject | string; channelKey: string; reason?: UnsubscribeReason };
 }
 export interface PongFrame { type: 'pong'; data: { serverTime: number } }
-export interface ErrorFrame { type: 'error'; data: { code: Code; message: string; channel?: string } }
+export interface ErrorFrame { type: 'error'; data: { code: Code; message: string; channel?: ChannelObject | string } }
 export interface UnreadNotificationsFrame {
   type: 'unread_notifications';
   data: { notifications: NotificationRow[]; count: number };

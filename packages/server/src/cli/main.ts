@@ -1,0 +1,152 @@
+/**
+ * `fonana-realtime <command>`: serve, demo, migrate, seed, token <userId>.
+ * Exit codes: 0 done, 1 failed, 2 bad configuration or usage (one line per problem on stderr).
+ */
+import { ConfigError, loadConfig, type Config } from '../config/config.ts';
+import { loadOrCreateDevSecret } from '../config/dev-secret.ts';
+import { openDatabase, type Database } from '../db/client.ts';
+import { migrate } from '../db/migrate.ts';
+import { seed } from '../db/seed.ts';
+import { mintToken } from '../auth/tokens.ts';
+import { createLogger, type Logger } from '../logger.ts';
+import { GatewayNode } from '../node.ts';
+import { join } from 'node:path';
+
+const USAGE = `usage: fonana-realtime <command>
+
+commands:
+  serve            run the gateway (WebSocket + HTTP API) with the configuration from the environment
+  demo             migrate, seed the demo world, print demo tokens, then serve (what \`npm start\` runs)
+  migrate          create the gateway's tables (and the platform tables on an empty database)
+  seed             write the demo world and print a token per demo user
+  token <userId>   print a token for a user, signed with NEXTAUTH_SECRET [--ttl <seconds>, default 3600]
+`;
+
+export async function main(argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help') {
+    process.stdout.write(USAGE);
+    return command ? 0 : 2;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const line of err.problems) process.stderr.write(`config error: ${line}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve(config, logger, false);
+      case 'demo':
+        return await serve(config, logger, true);
+      case 'migrate':
+        return await withDatabase(config, logger, async (db) => {
+          const result = await migrate(db);
+          process.stdout.write(`migrated (${result.mode} mode): ${result.applied.length ? result.applied.join(', ') : 'nothing to apply'}\n`);
+        });
+      case 'seed':
+        return await withDatabase(config, logger, async (db) => {
+          await migrate(db);
+          await seedAndPrint(db, config, logger);
+        });
+      case 'token':
+        return await token(config, logger, rest);
+      default:
+        process.stderr.write(`unknown command "${command}"\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    logger.error({ err }, `${command} failed`);
+    return 1;
+  }
+}
+
+async function resolveSecret(config: Config, logger: Logger): Promise<string> {
+  if (config.nextAuthSecret) return config.nextAuthSecret;
+  const dev = await loadOrCreateDevSecret(config.dataDir);
+  logger.warn(
+    { path: dev.path, created: dev.created },
+    'NEXTAUTH_SECRET is not set: using a random development secret kept in the data folder (tokens minted by the platform will not verify; set NEXTAUTH_SECRET to share its key)',
+  );
+  return dev.secret;
+}
+
+function openConfiguredDatabase(config: Config, logger: Logger): Promise<Database> {
+  return openDatabase({
+    url: config.databaseUrl ?? undefined,
+    dataDir: config.databaseUrl ? undefined : join(config.dataDir, 'pglite'),
+    onError: (err) => logger.warn({ err }, 'database connection error'),
+  });
+}
+
+async function withDatabase(config: Config, logger: Logger, work: (db: Database) => Promise<void>): Promise<number> {
+  const db = await openConfiguredDatabase(config, logger);
+  try {
+    await work(db);
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+async function seedAndPrint(db: Database, config: Config, logger: Logger): Promise<void> {
+  const world = await seed(db);
+  const secret = await resolveSecret(config, logger);
+  const ttl = 24 * 3600;
+  const lines = ['demo world (tokens valid 24 h):'];
+  for (const [label, userId] of Object.entries(world.users)) {
+    const jwt = await mintToken(userId, { secret, issuer: config.jwtIssuer, audience: config.jwtAudience, expiresInSeconds: ttl });
+    lines.push(`  ${label.padEnd(16)} ${userId.padEnd(20)} ${jwt}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function token(config: Config, logger: Logger, args: readonly string[]): Promise<number> {
+  const [userId, flag, value] = args;
+  if (!userId || (flag !== undefined && flag !== '--ttl')) {
+    process.stderr.write('usage: fonana-realtime token <userId> [--ttl <seconds>]\n');
+    return 2;
+  }
+  const ttl = value === undefined ? 3600 : Number(value);
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > 30 * 24 * 3600) {
+    process.stderr.write('token: --ttl must be a whole number of seconds from 1 to 2592000\n');
+    return 2;
+  }
+  const secret = await resolveSecret(config, logger);
+  const jwt = await mintToken(userId, { secret, issuer: config.jwtIssuer, audience: config.jwtAudience, expiresInSeconds: ttl });
+  process.stdout.write(`${jwt}\n`);
+  return 0;
+}
+
+async function serve(config: Config, logger: Logger, demo: boolean): Promise<number> {
+  const secret = await resolveSecret(config, logger);
+  if (demo) {
+    await withDatabase(config, logger, async (db) => {
+      await migrate(db);
+      await seedAndPrint(db, config, logger);
+    });
+  }
+  const node = await GatewayNode.start({ config, logger, secret });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutdown requested');
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      node.shutdown().then(resolve, (err) => {
+        logger.error({ err }, 'shutdown failed');
+        resolve();
+      });
+    };
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+  return 0;
+}

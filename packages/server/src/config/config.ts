@@ -1,0 +1,211 @@
+/**
+ * Environment → typed configuration. Every value is validated; all problems are collected and reported
+ * together, one line each, naming the variable (the CLI prints them and exits with code 2).
+ */
+import { z } from 'zod';
+
+export interface Config {
+  readonly production: boolean;
+  /** HS256 key for user tokens; null in development means "generate one and keep it in dataDir". */
+  readonly nextAuthSecret: string | null;
+  readonly databaseUrl: string | null;
+  readonly dataDir: string;
+  readonly port: number;
+  readonly host: string;
+  readonly metricsPort: number;
+  readonly metricsHost: string;
+  readonly apiKey: string | null;
+  readonly paymentWebhookSecret: string | null;
+  readonly jwtIssuer: string | null;
+  readonly jwtAudience: string | null;
+  readonly allowQueryToken: boolean;
+  readonly allowedOrigins: readonly string[] | null;
+  readonly redisUrl: string | null;
+  /** Prefix of the Redis keys and pub/sub channels, so several deployments can share one Redis. */
+  readonly redisPrefix: string;
+  readonly logLevel: string;
+  readonly migrateOnStart: boolean;
+  readonly limits: Limits;
+  readonly timings: Timings;
+}
+
+export interface Limits {
+  /** Largest client frame in bytes; a larger one closes the socket with 1009. */
+  readonly maxFrameBytes: number;
+  readonly maxSocketsPerUser: number;
+  readonly maxChannelsPerSocket: number;
+  /** Bytes queued for one socket before it is closed as a slow consumer (4009). */
+  readonly maxBufferedBytes: number;
+  /** Frames waiting for processing on one socket (before and after authentication) before it is closed (4010). */
+  readonly maxQueuedFrames: number;
+  readonly maxConnections: number;
+}
+
+export interface Timings {
+  readonly authTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
+  readonly drainMs: number;
+  readonly outboxPollMs: number;
+  readonly outboxRetentionMs: number;
+  readonly expirySweepMs: number;
+}
+
+/** Thrown by loadConfig; `problems` has one line per invalid variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const MIN_SECRET_LENGTH = 32;
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+    .optional()
+    .transform((v) => (v === undefined ? fallback : v === 'true' || v === '1' || v === 'yes'));
+
+const int = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? null : v));
+
+const url = (protocols: readonly string[]) =>
+  optionalText.refine(
+    (v) => {
+      if (v === null) return true;
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+const secretText = (min: number) =>
+  optionalText.refine((v) => v === null || v.length >= min, { message: `must be at least ${min} characters` });
+
+const EnvSchema = z.object({
+  NODE_ENV: optionalText,
+  NEXTAUTH_SECRET: optionalText,
+  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  DATA_DIR: optionalText,
+  PORT: int(-1, 0, 65535),
+  WS_PORT: int(-1, 0, 65535),
+  HOST: optionalText,
+  METRICS_PORT: int(9090, 0, 65535),
+  METRICS_HOST: optionalText,
+  REALTIME_API_KEY: secretText(16),
+  PAYMENT_WEBHOOK_SECRET: secretText(16),
+  JWT_ISSUER: optionalText,
+  JWT_AUDIENCE: optionalText,
+  ALLOW_QUERY_TOKEN: bool(true),
+  ALLOWED_ORIGINS: optionalText,
+  REDIS_URL: url(['redis:', 'rediss:']),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . : -').optional(),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      message: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .optional(),
+  MIGRATE_ON_START: bool(true),
+  MAX_FRAME_BYTES: int(64 * 1024, 256, 16 * 1024 * 1024),
+  MAX_SOCKETS_PER_USER: int(20, 1, 10_000),
+  MAX_CHANNELS_PER_SOCKET: int(200, 1, 100_000),
+  MAX_BUFFERED_BYTES: int(1024 * 1024, 1024, 1024 * 1024 * 1024),
+  MAX_QUEUED_FRAMES: int(64, 1, 10_000),
+  MAX_CONNECTIONS: int(100_000, 1, 10_000_000),
+  AUTH_TIMEOUT_MS: int(5000, 100, 120_000),
+  HEARTBEAT_INTERVAL_MS: int(25_000, 50, 600_000),
+  HEARTBEAT_TIMEOUT_MS: int(60_000, 100, 3_600_000),
+  DRAIN_MS: int(10_000, 0, 600_000),
+  OUTBOX_POLL_MS: int(1000, 10, 600_000),
+  OUTBOX_RETENTION_HOURS: int(24, 1, 24 * 365),
+  EXPIRY_SWEEP_MS: int(2000, 50, 600_000),
+});
+
+/** Reads the configuration from `env`. Throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  const problems: string[] = [];
+  if (e.NEXTAUTH_SECRET !== null && e.NEXTAUTH_SECRET.length < MIN_SECRET_LENGTH) {
+    problems.push(`NEXTAUTH_SECRET: must be at least ${MIN_SECRET_LENGTH} characters`);
+  }
+  if (production && e.NEXTAUTH_SECRET === null) {
+    problems.push('NEXTAUTH_SECRET: required when NODE_ENV=production (at least 32 characters)');
+  }
+  if (e.PORT !== -1 && e.WS_PORT !== -1 && e.PORT !== e.WS_PORT) {
+    problems.push(`PORT: differs from its alias WS_PORT (${e.PORT} vs ${e.WS_PORT}); set one of them`);
+  }
+  if (e.HEARTBEAT_TIMEOUT_MS <= e.HEARTBEAT_INTERVAL_MS) {
+    problems.push('HEARTBEAT_TIMEOUT_MS: must be longer than HEARTBEAT_INTERVAL_MS');
+  }
+  const origins = e.ALLOWED_ORIGINS?.split(',').map((o) => o.trim()).filter(Boolean) ?? null;
+  for (const origin of origins ?? []) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+      problems.push(`ALLOWED_ORIGINS: "${origin}" is not an origin like https://example.com`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const port = e.PORT !== -1 ? e.PORT : e.WS_PORT !== -1 ? e.WS_PORT : 3002;
+  return {
+    production,
+    nextAuthSecret: e.NEXTAUTH_SECRET,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR ?? './data',
+    port,
+    host: e.HOST ?? '0.0.0.0',
+    metricsPort: e.METRICS_PORT,
+    metricsHost: e.METRICS_HOST ?? '127.0.0.1',
+    apiKey: e.REALTIME_API_KEY,
+    paymentWebhookSecret: e.PAYMENT_WEBHOOK_SECRET,
+    jwtIssuer: e.JWT_ISSUER,
+    jwtAudience: e.JWT_AUDIENCE,
+    allowQueryToken: e.ALLOW_QUERY_TOKEN,
+    allowedOrigins: origins,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX ?? 'fonana-realtime:',
+    logLevel: e.LOG_LEVEL ?? 'info',
+    migrateOnStart: e.MIGRATE_ON_START,
+    limits: {
+      maxFrameBytes: e.MAX_FRAME_BYTES,
+      maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
+      maxChannelsPerSocket: e.MAX_CHANNELS_PER_SOCKET,
+      maxBufferedBytes: e.MAX_BUFFERED_BYTES,
+      maxQueuedFrames: e.MAX_QUEUED_FRAMES,
+      maxConnections: e.MAX_CONNECTIONS,
+    },
+    timings: {
+      authTimeoutMs: e.AUTH_TIMEOUT_MS,
+      heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
+      heartbeatTimeoutMs: e.HEARTBEAT_TIMEOUT_MS,
+      drainMs: e.DRAIN_MS,
+      outboxPollMs: e.OUTBOX_POLL_MS,
+      outboxRetentionMs: e.OUTBOX_RETENTION_HOURS * 3600_000,
+      expirySweepMs: e.EXPIRY_SWEEP_MS,
+    },
+  };
+}

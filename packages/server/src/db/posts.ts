@@ -1,0 +1,71 @@
+import { and, desc, eq, inArray } from 'drizzle-orm';
+import type { Queryable } from './client.ts';
+import { posts } from './schema.ts';
+
+/** The post columns the gateway reads: access facts and the content a permitted reader gets. */
+const postColumns = {
+  id: posts.id,
+  creatorId: posts.creatorId,
+  title: posts.title,
+  content: posts.content,
+  type: posts.type,
+  category: posts.category,
+  mediaUrl: posts.mediaUrl,
+  thumbnail: posts.thumbnail,
+  isLocked: posts.isLocked,
+  isPremium: posts.isPremium,
+  isSellable: posts.isSellable,
+  price: posts.price,
+  currency: posts.currency,
+  minSubscriptionTier: posts.minSubscriptionTier,
+  likesCount: posts.likesCount,
+  commentsCount: posts.commentsCount,
+  createdAt: posts.createdAt,
+  updatedAt: posts.updatedAt,
+};
+
+export type PostRow = {
+  id: string;
+  creatorId: string;
+  title: string;
+  content: string;
+  type: string;
+  category: string | null;
+  mediaUrl: string | null;
+  thumbnail: string | null;
+  isLocked: boolean;
+  isPremium: boolean;
+  isSellable: boolean;
+  price: number | null;
+  currency: string;
+  minSubscriptionTier: string | null;
+  likesCount: number;
+  commentsCount: number;
+  createdAt: Date;
+  updatedAt: Date;
+};
+
+export async function findPost(db: Queryable, postId: string): Promise<PostRow | null> {
+  const rows = await db.select(postColumns).from(posts).where(eq(posts.id, postId)).limit(1);
+  return rows[0] ?? null;
+}
+
+export async function findPosts(db: Queryable, postIds: readonly string[]): Promise<PostRow[]> {
+  if (postIds.length === 0) return [];
+  return db.select(postColumns).from(posts).where(inArray(posts.id, [...postIds]));
+}
+
+/** A creator's posts, newest first. */
+export async function listCreatorPosts(
+  db: Queryable,
+  creatorId: string,
+  options: { limit: number; offset?: number },
+): Promise<PostRow[]> {
+  return db
+    .select(postColumns)
+    .from(posts)
+    .where(and(eq(posts.creatorId, creatorId)))
+    .orderBy(desc(posts.createdAt), desc(posts.id))
+    .limit(options.limit)
+    .offset(options.offset ?? 0);
+}

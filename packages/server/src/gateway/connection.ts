@@ -1,0 +1,75 @@
+/**
+ * Per-connection state. A Connection knows its socket, its user and its channels; it does not route
+ * events (hub.ts) and does not interpret frames (frame-handler.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import { Codes, encodeFrame, type Channel, type Code, type ControlFrame } from '@fonana-realtime/protocol';
+
+export type ConnectionState = 'authenticating' | 'open' | 'closing';
+
+/** The socket class the gateway's ws server creates: it carries a back-reference to its Connection. */
+export class GatewaySocket extends WebSocket {
+  connection!: Connection;
+}
+
+export interface ConnectionLimits {
+  readonly maxBufferedBytes: number;
+}
+
+export class Connection {
+  readonly id = randomUUID();
+  readonly socket: GatewaySocket;
+  readonly #limits: ConnectionLimits;
+  state: ConnectionState = 'authenticating';
+  userId: string | null = null;
+  /** Token expiry, ms since the epoch; the heartbeat closes the socket with 4001 once it passes. */
+  expiresAt = 0;
+  /** Last time anything (frame or pong) arrived, ms since the epoch. */
+  lastSeen = Date.now();
+  /** Subscribed channels by wire key. */
+  readonly channels = new Map<string, Channel>();
+  /** Raw frames waiting to be handled, in arrival order. */
+  readonly inbox: string[] = [];
+  framesReceived = 0;
+  processing = false;
+  /** Incremented by every authentication attempt; a result whose generation is stale is ignored. */
+  authGeneration = 0;
+  authTimer: NodeJS.Timeout | null = null;
+  onSend: (() => void) | null = null;
+
+  constructor(socket: GatewaySocket, limits: ConnectionLimits) {
+    this.socket = socket;
+    this.#limits = limits;
+    socket.connection = this;
+  }
+
+  /** Sends a control frame (encoded for this socket alone). */
+  sendFrame(frame: ControlFrame): void {
+    this.sendEncoded(encodeFrame(frame));
+  }
+
+  /**
+   * hot path: sends already-encoded bytes shared by every recipient. A socket whose send buffer would exceed
+   * the limit is closed as a slow consumer (4009) instead of buffering without bound.
+   */
+  sendEncoded(data: string | Buffer): boolean {
+    if (this.state === 'closing' || this.socket.readyState !== WebSocket.OPEN) return false;
+    if (this.socket.bufferedAmount + data.length > this.#limits.maxBufferedBytes) {
+      this.close('GW_ERR_SLOW_CONSUMER');
+      return false;
+    }
+    this.socket.send(data, { binary: false });
+    this.onSend?.();
+    return true;
+  }
+
+  /** Closes with the close code and reason of a table row. Idempotent. */
+  close(code: Code): void {
+    if (this.state === 'closing') return;
+    this.state = 'closing';
+    const row = Codes[code];
+    if (this.authTimer) clearTimeout(this.authTimer);
+    this.socket.close(row.close ?? 1000, row.reason);
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * What the gateway does with each frame of an authenticated connection: subscribe, unsubscribe, ping and
+ * in-band re-authentication. Frames of one connection are handled one at a time, in arrival order.
+ */
+import {
+  channelKey,
+  Codes,
+  decodeClientFrame,
+  type Channel,
+  type ChannelObject,
+  type Code,
+} from '@fonana-realtime/protocol';
+import type { Database } from '../db/client.ts';
+import { unreadNotifications } from '../db/notifications.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import { authorizeChannel } from './channel-access.ts';
+import type { Connection } from './connection.ts';
+import type { Hub } from './hub.ts';
+
+export interface FrameHandlerDeps {
+  readonly db: Database;
+  readonly hub: Hub;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly maxChannelsPerSocket: number;
+  /** Verifies a token for re-authentication; resolves to the user id and expiry or throws a GatewayError. */
+  readonly authenticate: (token: string) => Promise<{ userId: string; expiresAt: number }>;
+}
+
+export class FrameHandler {
+  readonly #deps: FrameHandlerDeps;
+
+  constructor(deps: FrameHandlerDeps) {
+    this.#deps = deps;
+  }
+
+  /** Handles one raw text frame. Never throws: failures become `error` frames or a close. */
+  async handle(conn: Connection, text: string): Promise<void> {
+    const decoded = decodeClientFrame(text);
+    if (!decoded.ok) {
+      this.#deps.metrics.framesIn.inc({ type: 'invalid' });
+      return this.#error(conn, decoded.code, decoded.message);
+    }
+    const frame = decoded.frame;
+    this.#deps.metrics.framesIn.inc({ type: frame.type });
+    switch (frame.type) {
+      case 'ping':
+        return conn.sendFrame({ type: 'pong', data: { serverTime: Date.now() } });
+      case 'subscribe':
+        return this.#subscribe(conn, frame.channel, frame.channelInput as ChannelObject | string);
+      case 'unsubscribe':
+        return this.#unsubscribe(conn, frame.channel, frame.channelInput as ChannelObject | string);
+      case 'auth':
+        return this.#reauthenticate(conn, frame.token);
+    }
+  }
+
+  async #subscribe(conn: Connection, channel: Channel, input: ChannelObject | string): Promise<void> {
+    const key = channelKey(channel);
+    if (!conn.channels.has(key) && conn.channels.size >= this.#deps.maxChannelsPerSocket) {
+      return this.#error(conn, 'GW_ERR_TOO_MANY_CHANNELS', Codes.GW_ERR_TOO_MANY_CHANNELS.reason, input);
+    }
+    let access;
+    try {
+      access = await authorizeChannel(this.#deps.db.orm, conn.userId!, channel);
+    } catch (err) {
+      this.#deps.logger.error({ err, channelType: channel.type }, 'channel access check failed');
+      return this.#error(conn, 'GW_ERR_SUBSCRIBE_FAILED', Codes.GW_ERR_SUBSCRIBE_FAILED.reason, input);
+    }
+    if (conn.state !== 'open') return;
+    if (!access.ok) return this.#error(conn, access.code, Codes[access.code].reason, input);
+    this.#deps.hub.subscribe(conn, key, channel);
+    conn.sendFrame({ type: 'subscribed', data: { channel: input, channelKey: key } });
+    if (channel.type === 'notifications') await this.#sendUnread(conn);
+  }
+
+  #unsubscribe(conn: Connection, channel: Channel, input: ChannelObject | string): void {
+    const key = channelKey(channel);
+    this.#deps.hub.unsubscribe(conn, key);
+    conn.sendFrame({ type: 'unsubscribed', data: { channel: input, channelKey: key } });
+  }
+
+  async #sendUnread(conn: Connection): Promise<void> {
+    try {
+      const unread = await unreadNotifications(this.#deps.db.orm, conn.userId!, 20);
+      conn.sendFrame({ type: 'unread_notifications', data: unread });
+    } catch (err) {
+      this.#deps.logger.error({ err }, 'could not load unread notifications');
+      this.#error(conn, 'GW_ERR_SUBSCRIBE_FAILED', 'could not load unread notifications');
+    }
+  }
+
+  /** `auth` on an open connection refreshes its token; it must name the same user. */
+  async #reauthenticate(conn: Connection, token: string): Promise<void> {
+    try {
+      const verified = await this.#deps.authenticate(token);
+      if (verified.userId !== conn.userId) return conn.close('GW_ERR_AUTH_USER_MISMATCH');
+      conn.expiresAt = verified.expiresAt;
+      conn.sendFrame({ type: 'authenticated', data: { userId: verified.userId, expiresAt: verified.expiresAt } });
+    } catch (err) {
+      const code = (err as { code?: Code }).code;
+      this.#deps.metrics.authFailures.inc({ code: code ?? 'GW_ERR_INTERNAL' });
+      conn.close(code && Codes[code]?.close === 4001 ? code : 'GW_ERR_AUTH_INVALID');
+    }
+  }
+
+  #error(conn: Connection, code: Code, message: string, channel?: ChannelObject | string): void {
+    this.#deps.metrics.errors.inc({ code });
+    conn.sendFrame({ type: 'error', data: { code, message, ...(channel === undefined ? {} : { channel }) } });
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The registry that fans events out on one node: sockets by user and by channel.
+ * A user may have many sockets (tabs, devices); each is registered on its own, so closing one leaves the others.
+ * Events on `user_<id>` reach every socket of that user; other events reach the sockets subscribed to their channel.
+ */
+import { EventTypes, type Channel } from '@fonana-realtime/protocol';
+import type { BrokerMessage } from '../broker/broker.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Connection } from './connection.ts';
+import { RecentIds } from './recent-ids.ts';
+
+const USER_PREFIX = 'user_';
+/** Events after which a user's `post` subscriptions are checked again. */
+const ENTITLEMENT_EVENTS: ReadonlySet<string> = new Set([EventTypes.POST_PURCHASED, EventTypes.SUBSCRIPTION_UPDATED]);
+const EMPTY: ReadonlySet<Connection> = new Set();
+
+export interface HubOptions {
+  readonly metrics: Metrics;
+  /** Called after an entitlement event was delivered to a user's sockets on this node. */
+  readonly onEntitlementChange: (userId: string) => void;
+  /** How many recent event ids are remembered to drop duplicates. Default 10,000. */
+  readonly dedupeWindow?: number;
+}
+
+export class Hub {
+  readonly #byUser = new Map<string, Set<Connection>>();
+  readonly #byChannel = new Map<string, Set<Connection>>();
+  readonly #seen: RecentIds;
+  readonly #options: HubOptions;
+
+  constructor(options: HubOptions) {
+    this.#options = options;
+    this.#seen = new RecentIds(options.dedupeWindow ?? 10_000);
+  }
+
+  get connectionCount(): number {
+    let n = 0;
+    for (const set of this.#byUser.values()) n += set.size;
+    return n;
+  }
+
+  userConnections(userId: string): ReadonlySet<Connection> {
+    return this.#byUser.get(userId) ?? EMPTY;
+  }
+
+  addConnection(conn: Connection): void {
+    const userId = conn.userId!;
+    let set = this.#byUser.get(userId);
+    if (!set) this.#byUser.set(userId, (set = new Set()));
+    set.add(conn);
+    this.#options.metrics.connections.inc();
+  }
+
+  /** Removes a connection and all of its subscriptions. */
+  removeConnection(conn: Connection): void {
+    const set = conn.userId === null ? undefined : this.#byUser.get(conn.userId);
+    if (!set?.delete(conn)) return;
+    if (set.size === 0) this.#byUser.delete(conn.userId!);
+    for (const key of [...conn.channels.keys()]) this.unsubscribe(conn, key);
+    this.#options.metrics.connections.dec();
+  }
+
+  /** Adds a subscription; false when the connection already had it. */
+  subscribe(conn: Connection, key: string, channel: Channel): boolean {
+    if (conn.channels.has(key)) return false;
+    conn.channels.set(key, channel);
+    let set = this.#byChannel.get(key);
+    if (!set) this.#byChannel.set(key, (set = new Set()));
+    set.add(conn);
+    this.#options.metrics.subscriptions.inc({ channel_type: channel.type });
+    return true;
+  }
+
+  /** Removes a subscription; false when the connection did not have it. */
+  unsubscribe(conn: Connection, key: string): boolean {
+    const channel = conn.channels.get(key);
+    if (!channel) return false;
+    conn.channels.delete(key);
+    const set = this.#byChannel.get(key);
+    set?.delete(conn);
+    if (set?.size === 0) this.#byChannel.delete(key);
+    this.#options.metrics.subscriptions.dec({ channel_type: channel.type });
+    return true;
+  }
+
+  /**
+   * hot path: delivers one broker message to the local sockets it is for, once per event id.
+   * The frame is turned into bytes once and the same buffer goes to every socket. Returns the sockets reached.
+   */
+  deliver(message: BrokerMessage): number {
+    if (!this.#seen.add(message.id)) return 0;
+    const isUserEvent = message.channel.startsWith(USER_PREFIX);
+    const targets = isUserEvent
+      ? this.#byUser.get(message.channel.slice(USER_PREFIX.length))
+      : this.#byChannel.get(message.channel);
+    let sent = 0;
+    if (targets && targets.size > 0) {
+      const bytes = Buffer.from(message.encoded);
+      for (const conn of targets) if (conn.sendEncoded(bytes)) sent++;
+      this.#options.metrics.eventsDelivered.inc(sent);
+    }
+    if (isUserEvent && targets && ENTITLEMENT_EVENTS.has(message.type)) {
+      this.#options.onEntitlementChange(message.channel.slice(USER_PREFIX.length));
+    }
+    return sent;
+  }
+}

@@ -1,0 +1,309 @@
+/**
+ * The WebSocket side of the gateway: takes `upgrade` requests of the HTTP server, authenticates, hands frames
+ * to the FrameHandler in order, keeps sockets alive (heartbeat), and drains on shutdown.
+ *
+ * Authentication, in this order of preference:
+ *   1. an `{"type":"auth","token"}` frame sent first (within AUTH_TIMEOUT_MS of the upgrade),
+ *   2. `Authorization: Bearer <token>` on the upgrade request,
+ *   3. `?token=` on the upgrade URL (unless ALLOW_QUERY_TOKEN=false).
+ * With a header or query token, verification starts at once; if the client's first frame is an `auth`
+ * frame that arrives before it finished, the frame's token decides instead. Frames other than `auth` that
+ * arrive before authentication has finished wait in the connection's inbox and are handled in order
+ * afterwards (the reference attached its listener late and lost them).
+ *
+ *   upgrade ──▶ authenticating ──(token ok, user exists)──▶ open ──(close / drain / heartbeat)──▶ closing
+ *                     │ bad token, timeout, no auth frame
+ *                     └──────────────▶ close 4001
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { Codes, decodeClientFrame, type Code } from '@fonana-realtime/protocol';
+import type { Config } from '../config/config.ts';
+import type { Database } from '../db/client.ts';
+import { isGatewayError, GatewayError } from '../errors.ts';
+import { pathOnly, type Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import { verifyToken, type TokenOptions } from '../auth/tokens.ts';
+import { userExists } from '../db/users.ts';
+import { revokedPosts } from './channel-access.ts';
+import { Connection, GatewaySocket } from './connection.ts';
+import { FrameHandler } from './frame-handler.ts';
+import { Hub } from './hub.ts';
+
+const WS_PATHS: ReadonlySet<string> = new Set(['/ws', '/']);
+const DRAIN_GRACE_MS = 2000;
+
+export interface WebSocketGatewayOptions {
+  readonly config: Config;
+  readonly db: Database;
+  readonly hub: Hub;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly tokens: TokenOptions;
+}
+
+export class WebSocketGateway {
+  readonly #options: WebSocketGatewayOptions;
+  readonly #wss: WebSocketServer;
+  readonly #frames: FrameHandler;
+  readonly #connections = new Set<Connection>();
+  readonly #heartbeat: NodeJS.Timeout;
+  #draining = false;
+
+  constructor(options: WebSocketGatewayOptions) {
+    this.#options = options;
+    const { limits } = options.config;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: limits.maxFrameBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+      WebSocket: GatewaySocket,
+    });
+    this.#frames = new FrameHandler({
+      db: options.db,
+      hub: options.hub,
+      metrics: options.metrics,
+      logger: options.logger,
+      maxChannelsPerSocket: limits.maxChannelsPerSocket,
+      authenticate: (token) => this.#authenticate(token),
+    });
+    this.#heartbeat = setInterval(() => this.#beat(), options.config.timings.heartbeatIntervalMs);
+    this.#heartbeat.unref();
+  }
+
+  /** Number of sockets, authenticated or not. */
+  get socketCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Takes the `upgrade` event of an HTTP server. */
+  attach(server: Server): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head));
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', noop);
+    const refusal = this.#refusal(req);
+    if (refusal) {
+      socket.end(`HTTP/1.1 ${refusal}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    const token = this.#upgradeToken(req);
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws as GatewaySocket, token));
+  }
+
+  #refusal(req: IncomingMessage): string | null {
+    if (!WS_PATHS.has(pathOnly(req.url))) return '404 Not Found';
+    if (this.#draining) return '503 Service Unavailable';
+    if (this.#connections.size >= this.#options.config.limits.maxConnections) return '503 Service Unavailable';
+    const origins = this.#options.config.allowedOrigins;
+    if (origins && !origins.includes(req.headers.origin ?? '')) return '403 Forbidden';
+    return null;
+  }
+
+  /** The token of the upgrade request: the header, else the query (never logged). */
+  #upgradeToken(req: IncomingMessage): { token: string } | { refused: Code } | null {
+    const header = req.headers.authorization;
+    if (header?.startsWith('Bearer ') && header.length > 7) return { token: header.slice(7).trim() };
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    if (q === -1) return null;
+    const token = new URLSearchParams(url.slice(q + 1)).get('token');
+    if (!token) return null;
+    return this.#options.config.allowQueryToken ? { token } : { refused: 'GW_ERR_AUTH_QUERY_TOKEN_DISABLED' };
+  }
+
+  #onConnection(ws: GatewaySocket, upgrade: { token: string } | { refused: Code } | null): void {
+    const conn = new Connection(ws, { maxBufferedBytes: this.#options.config.limits.maxBufferedBytes });
+    conn.onSend = () => this.#options.metrics.framesOut.inc();
+    this.#connections.add(conn);
+    ws.on('message', socketOnMessage);
+    ws.on('pong', socketOnPong);
+    ws.on('close', socketOnClose);
+    ws.on('error', socketOnError);
+    socketGateway.set(ws, this);
+    if (upgrade && 'refused' in upgrade) return this.#failAuth(conn, upgrade.refused);
+    conn.authTimer = setTimeout(() => this.#failAuth(conn, 'GW_ERR_AUTH_TIMEOUT'), this.#options.config.timings.authTimeoutMs);
+    if (upgrade) this.#startAuth(conn, upgrade.token);
+  }
+
+  /** A frame arrived: authenticate with it, or queue it and run the inbox. */
+  receive(conn: Connection, text: string): void {
+    if (conn.state === 'closing') return;
+    conn.lastSeen = Date.now();
+    conn.framesReceived++;
+    if (conn.state === 'authenticating' && conn.framesReceived === 1) {
+      const decoded = decodeClientFrame(text);
+      if (decoded.ok && decoded.frame.type === 'auth') return this.#startAuth(conn, decoded.frame.token);
+      if (conn.authGeneration === 0) return this.#failAuth(conn, 'GW_ERR_AUTH_REQUIRED');
+    }
+    if (conn.inbox.length >= this.#options.config.limits.maxQueuedFrames) return conn.close('GW_ERR_FRAME_FLOOD');
+    conn.inbox.push(text);
+    void this.#pump(conn);
+  }
+
+  async #pump(conn: Connection): Promise<void> {
+    if (conn.processing || conn.state !== 'open') return;
+    conn.processing = true;
+    try {
+      while (conn.inbox.length > 0 && conn.state === 'open') {
+        await this.#frames.handle(conn, conn.inbox.shift()!);
+      }
+    } finally {
+      conn.processing = false;
+    }
+  }
+
+  #startAuth(conn: Connection, token: string): void {
+    const generation = ++conn.authGeneration;
+    this.#authenticate(token).then(
+      (verified) => {
+        if (generation === conn.authGeneration) this.#open(conn, verified.userId, verified.expiresAt);
+      },
+      (err: unknown) => {
+        if (generation !== conn.authGeneration) return;
+        if (!isGatewayError(err)) this.#options.logger.error({ err }, 'authentication failed unexpectedly');
+        this.#failAuth(conn, isGatewayError(err) ? err.code : 'GW_ERR_AUTH_INVALID');
+      },
+    );
+  }
+
+  /** Token → user id, checked against the users table. Throws GatewayError with a 4001 code. */
+  async #authenticate(token: string): Promise<{ userId: string; expiresAt: number }> {
+    const verified = await verifyToken(token, this.#options.tokens);
+    if (!(await userExists(this.#options.db.orm, verified.userId))) throw new GatewayError('GW_ERR_AUTH_UNKNOWN_USER');
+    return verified;
+  }
+
+  #open(conn: Connection, userId: string, expiresAt: number): void {
+    if (conn.state !== 'authenticating') return;
+    if (conn.authTimer) clearTimeout(conn.authTimer);
+    conn.authTimer = null;
+    const { hub, config } = this.#options;
+    if (hub.userConnections(userId).size >= config.limits.maxSocketsPerUser) {
+      return this.#failAuth(conn, 'GW_ERR_TOO_MANY_CONNECTIONS');
+    }
+    conn.userId = userId;
+    conn.expiresAt = expiresAt;
+    conn.state = 'open';
+    hub.addConnection(conn);
+    conn.sendFrame({ type: 'connected', data: { userId, connectionId: conn.id, serverTime: Date.now() } });
+    void this.#pump(conn);
+  }
+
+  #failAuth(conn: Connection, code: Code): void {
+    if (conn.state === 'closing') return;
+    this.#options.metrics.authFailures.inc({ code });
+    this.#options.logger.info({ connectionId: conn.id, code }, 'websocket authentication refused');
+    conn.close(code);
+  }
+
+  /** The socket closed, for whatever reason: forget it everywhere. */
+  closed(conn: Connection): void {
+    if (conn.authTimer) clearTimeout(conn.authTimer);
+    conn.state = 'closing';
+    conn.inbox.length = 0;
+    this.#connections.delete(conn);
+    this.#options.hub.removeConnection(conn);
+  }
+
+  /**
+   * After an entitlement event for `userId`, checks that user's `post` subscriptions on this node again; those
+   * the policy no longer allows end with `unsubscribed` (reason `access_revoked`) and get no further events.
+   */
+  async recheckPostAccess(userId: string): Promise<void> {
+    const conns = [...this.#options.hub.userConnections(userId)];
+    const postIds = new Set<string>();
+    for (const conn of conns) for (const ch of conn.channels.values()) if (ch.type === 'post') postIds.add(ch.id);
+    if (postIds.size === 0) return;
+    let revoked: Set<string>;
+    try {
+      revoked = await revokedPosts(this.#options.db.orm, userId, [...postIds]);
+    } catch (err) {
+      this.#options.logger.error({ err }, 'could not re-check post access');
+      return;
+    }
+    for (const conn of conns) {
+      for (const [key, ch] of [...conn.channels]) {
+        if (ch.type !== 'post' || !revoked.has(ch.id)) continue;
+        this.#options.hub.unsubscribe(conn, key);
+        conn.sendFrame({
+          type: 'unsubscribed',
+          data: { channel: { type: 'post', postId: ch.id }, channelKey: key, reason: 'access_revoked' },
+        });
+      }
+    }
+  }
+
+  #beat(): void {
+    const now = Date.now();
+    const { heartbeatTimeoutMs } = this.#options.config.timings;
+    for (const conn of this.#connections) {
+      if (now - conn.lastSeen > heartbeatTimeoutMs) {
+        conn.socket.terminate();
+      } else if (conn.state === 'open' && conn.expiresAt <= now) {
+        conn.close('GW_ERR_AUTH_EXPIRED');
+      } else if (conn.state !== 'closing') {
+        conn.socket.ping();
+      }
+    }
+  }
+
+  /**
+   * Refuses new upgrades and closes every socket with 1012, spread evenly over `windowMs` so clients do not all
+   * reconnect at the same instant. Resolves when all are closed (stragglers are terminated after a grace period).
+   */
+  async drain(windowMs: number): Promise<void> {
+    this.#draining = true;
+    const conns = [...this.#connections];
+    const step = conns.length > 1 ? windowMs / conns.length : 0;
+    const timers = conns.map((conn, i) => setTimeout(() => conn.close('GW_ERR_SERVER_RESTART'), Math.floor(i * step)));
+    const allClosed = Promise.all(conns.map((c) => waitClosed(c)));
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, windowMs + DRAIN_GRACE_MS).unref());
+    await Promise.race([allClosed, deadline]);
+    for (const t of timers) clearTimeout(t);
+    for (const conn of this.#connections) conn.socket.terminate();
+  }
+
+  /** Stops the heartbeat and terminates whatever is still open. */
+  close(): void {
+    clearInterval(this.#heartbeat);
+    this.#draining = true;
+    for (const conn of this.#connections) conn.socket.terminate();
+    this.#wss.close();
+  }
+}
+
+function waitClosed(conn: Connection): Promise<void> {
+  if (conn.socket.readyState === conn.socket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => conn.socket.once('close', () => resolve()));
+}
+
+const socketGateway = new WeakMap<WebSocket, WebSocketGateway>();
+
+function socketOnMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  const conn = (this as GatewaySocket).connection;
+  if (isBinary) {
+    conn.lastSeen = Date.now();
+    conn.sendFrame({ type: 'error', data: { code: 'GW_ERR_BINARY_FRAME', message: Codes.GW_ERR_BINARY_FRAME.reason } });
+    return;
+  }
+  socketGateway.get(this)?.receive(conn, data.toString());
+}
+
+function socketOnPong(this: WebSocket): void {
+  (this as GatewaySocket).connection.lastSeen = Date.now();
+}
+
+function socketOnClose(this: WebSocket): void {
+  socketGateway.get(this)?.closed((this as GatewaySocket).connection);
+}
+
+function socketOnError(this: WebSocket): void {
+  // ws emits 'error' for protocol violations (e.g. a frame over maxPayload → close 1009) and closes the socket;
+  // the 'close' listener does the clean-up.
+}
+
+function noop(): void {}

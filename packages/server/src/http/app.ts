@@ -1,0 +1,62 @@
+/**
+ * The HTTP API as a fastify instance built from its dependencies; `listen` happens elsewhere (node.ts), so tests
+ * use `app.inject()` without a port. Errors are answered as `{"error":{"code","message","field?"}}` with the
+ * status of the code's row in the protocol's codes table.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { Codes, type Code } from '@fonana-realtime/protocol';
+import type { Config } from '../config/config.ts';
+import type { Database } from '../db/client.ts';
+import { isGatewayError } from '../errors.ts';
+import { pathOnly, type Logger } from '../logger.ts';
+import { healthRoutes, type Readiness } from './routes/health.ts';
+import { publishRoutes } from './routes/publish.ts';
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly db: Database;
+  readonly logger: Logger;
+  readonly readiness: () => Promise<Readiness>;
+}
+
+const BODY_LIMIT_BYTES = 256 * 1024;
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    disableRequestLogging: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  app.addHook('onRequest', async (req) => {
+    // Log the path only: a query string may hold a token.
+    req.log = req.log.child({ path: pathOnly(req.url) });
+  });
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (isGatewayError(err)) {
+      return reply.status(err.httpStatus).send(errorBody(err.code, err.message, err.field));
+    }
+    if (err.validation) {
+      const issue = err.validation[0];
+      const field =
+        (issue?.params as { missingProperty?: string } | undefined)?.missingProperty ??
+        issue?.instancePath?.replace(/^\//, '').replaceAll('/', '.') ??
+        undefined;
+      return reply.status(400).send(errorBody('GW_ERR_BAD_REQUEST', `${field ?? 'body'}: ${issue?.message ?? 'invalid'}`, field || undefined));
+    }
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.status(err.statusCode).send(errorBody('GW_ERR_BAD_REQUEST', err.message));
+    }
+    req.log.error({ err }, 'request failed');
+    return reply.status(500).send(errorBody('GW_ERR_INTERNAL', Codes.GW_ERR_INTERNAL.reason));
+  });
+  app.setNotFoundHandler((_req, reply) => reply.status(404).send(errorBody('GW_ERR_NOT_FOUND', 'no such route')));
+
+  await app.register(healthRoutes, { readiness: deps.readiness });
+  await app.register(publishRoutes, { prefix: '/v1', db: deps.db, config: deps.config });
+  return app;
+}
+
+export function errorBody(code: Code, message: string, field?: string) {
+  return { error: { code, message, ...(field ? { field } : {}) } };
+}

@@ -1,0 +1,55 @@
+/**
+ * Prometheus metrics, one registry per node (so tests can run several nodes in one process).
+ * Served by metrics-server.ts on METRICS_HOST:METRICS_PORT, 127.0.0.1 by default: not public.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly connections = new Gauge({ name: 'realtime_connections', help: 'Open authenticated WebSocket connections', registers: [this.registry] });
+  readonly subscriptions = new Gauge({
+    name: 'realtime_subscriptions',
+    help: 'Active channel subscriptions by channel type',
+    labelNames: ['channel_type'] as const,
+    registers: [this.registry],
+  });
+  readonly framesIn = new Counter({
+    name: 'realtime_frames_in_total',
+    help: 'Client frames received, by frame type ("invalid" for frames that failed to decode)',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+  readonly framesOut = new Counter({ name: 'realtime_frames_out_total', help: 'Frames sent to clients', registers: [this.registry] });
+  readonly eventsDelivered = new Counter({
+    name: 'realtime_events_delivered_total',
+    help: 'Event frames delivered to sockets',
+    registers: [this.registry],
+  });
+  readonly authFailures = new Counter({
+    name: 'realtime_auth_failures_total',
+    help: 'Rejected authentications by code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly errors = new Counter({
+    name: 'realtime_errors_total',
+    help: 'Errors answered or raised, by code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly outboxPublished = new Counter({
+    name: 'realtime_outbox_published_total',
+    help: 'Outbox events published to the broker by this node',
+    registers: [this.registry],
+  });
+  readonly outboxLag = new Histogram({
+    name: 'realtime_outbox_lag_seconds',
+    help: 'Time from outbox commit to broker publish (first event of each batch)',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+}

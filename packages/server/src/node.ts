@@ -1,0 +1,199 @@
+/**
+ * The wiring of one gateway process: database, broker, hub, WebSocket gateway, outbox relay, HTTP API and
+ * metrics listener, started in dependency order and stopped in reverse.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { sql } from 'drizzle-orm';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config/config.ts';
+import { openDatabase, type Database } from './db/client.ts';
+import { migrate } from './db/migrate.ts';
+import { createBroker } from './broker/index.ts';
+import type { Broker } from './broker/broker.ts';
+import { Hub } from './gateway/hub.ts';
+import { WebSocketGateway } from './gateway/websocket-server.ts';
+import { buildApp } from './http/app.ts';
+import type { Logger } from './logger.ts';
+import { Metrics } from './metrics.ts';
+import { startMetricsServer } from './metrics-server.ts';
+import { OutboxRelay } from './outbox/relay.ts';
+import { join } from 'node:path';
+
+export interface StartOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  /** The resolved NEXTAUTH_SECRET (config value or the development secret). */
+  readonly secret: string;
+  /** An already open database (tests); otherwise one is opened from the config and closed on shutdown. */
+  readonly db?: Database;
+  /** An already made broker (tests sharing one MemoryBroker between nodes); otherwise from the config. */
+  readonly broker?: Broker;
+  /** Whether to serve the metrics listener. Default true. */
+  readonly metrics?: boolean;
+}
+
+export class GatewayNode {
+  readonly config: Config;
+  readonly db: Database;
+  readonly broker: Broker;
+  readonly hub: Hub;
+  readonly gateway: WebSocketGateway;
+  readonly relay: OutboxRelay;
+  readonly app: FastifyInstance;
+  readonly metrics: Metrics;
+  readonly #logger: Logger;
+  readonly #ownsDb: boolean;
+  readonly #ownsBroker: boolean;
+  #metricsServer: Server | null = null;
+  #draining = false;
+  #port = 0;
+  #metricsPort = 0;
+
+  private constructor(parts: {
+    config: Config;
+    db: Database;
+    broker: Broker;
+    hub: Hub;
+    gateway: WebSocketGateway;
+    relay: OutboxRelay;
+    app: FastifyInstance;
+    metrics: Metrics;
+    logger: Logger;
+    ownsDb: boolean;
+    ownsBroker: boolean;
+  }) {
+    this.config = parts.config;
+    this.db = parts.db;
+    this.broker = parts.broker;
+    this.hub = parts.hub;
+    this.gateway = parts.gateway;
+    this.relay = parts.relay;
+    this.app = parts.app;
+    this.metrics = parts.metrics;
+    this.#logger = parts.logger;
+    this.#ownsDb = parts.ownsDb;
+    this.#ownsBroker = parts.ownsBroker;
+  }
+
+  /** The HTTP/WebSocket port actually bound (useful with PORT=0). */
+  get port(): number {
+    return this.#port;
+  }
+
+  get metricsPort(): number {
+    return this.#metricsPort;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  static async start(options: StartOptions): Promise<GatewayNode> {
+    const { config, logger } = options;
+    const metrics = new Metrics({ defaultMetrics: options.metrics !== false });
+    const onDriverError = (err: Error) => logger.warn({ err }, 'database connection error');
+    const db =
+      options.db ??
+      (await openDatabase({
+        url: config.databaseUrl ?? undefined,
+        dataDir: config.databaseUrl ? undefined : join(config.dataDir, 'pglite'),
+        onError: onDriverError,
+      }));
+    if (config.migrateOnStart) {
+      const result = await migrate(db);
+      logger.info({ mode: result.mode, applied: result.applied }, 'database migrated');
+    }
+    const broker =
+      options.broker ??
+      createBroker({
+        redisUrl: config.redisUrl ?? undefined,
+        prefix: config.redisPrefix,
+        onError: (err) => logger.warn({ err }, 'broker connection error'),
+      });
+    let gateway: WebSocketGateway | null = null;
+    const hub = new Hub({
+      metrics,
+      onEntitlementChange: (userId) => void gateway?.recheckPostAccess(userId),
+    });
+    gateway = new WebSocketGateway({
+      config,
+      db,
+      hub,
+      metrics,
+      logger,
+      tokens: { secret: options.secret, issuer: config.jwtIssuer, audience: config.jwtAudience },
+    });
+    await broker.subscribe((message) => hub.deliver(message));
+    const relay = new OutboxRelay({
+      db,
+      broker,
+      logger,
+      pollMs: config.timings.outboxPollMs,
+      retentionMs: config.timings.outboxRetentionMs,
+      onPublished: (count, lagMs) => {
+        metrics.outboxPublished.inc(count);
+        metrics.outboxLag.observe(lagMs / 1000);
+      },
+    });
+    let node: GatewayNode | null = null;
+    const app = await buildApp({ config, db, logger, readiness: () => node!.readiness() });
+    node = new GatewayNode({
+      config,
+      db,
+      broker,
+      hub,
+      gateway,
+      relay,
+      app,
+      metrics,
+      logger,
+      ownsDb: !options.db,
+      ownsBroker: !options.broker,
+    });
+    gateway.attach(app.server);
+    await relay.start();
+    await app.listen({ port: config.port, host: config.host });
+    node.#port = (app.server.address() as AddressInfo).port;
+    if (options.metrics !== false) {
+      const served = await startMetricsServer(metrics, config.metricsHost, config.metricsPort);
+      node.#metricsServer = served.server;
+      node.#metricsPort = served.port;
+    }
+    logger.info(
+      { port: node.#port, host: config.host, metricsPort: node.#metricsPort, database: db.kind, broker: config.redisUrl ? 'redis' : 'memory' },
+      'gateway listening',
+    );
+    return node;
+  }
+
+  async readiness(): Promise<{ ready: boolean; checks: Record<string, boolean> }> {
+    let database = false;
+    try {
+      await this.db.orm.execute(sql`select 1`);
+      database = true;
+    } catch {
+      database = false;
+    }
+    const checks = { draining: this.#draining, database, broker: this.broker.isHealthy() };
+    return { ready: !this.#draining && database && checks.broker, checks };
+  }
+
+  /**
+   * Graceful stop: readiness turns 503 and new upgrades are refused at once; open sockets are closed with 1012
+   * spread over `drainMs`; then the relay, HTTP server, broker and database are stopped.
+   */
+  async shutdown(drainMs = this.config.timings.drainMs): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    this.#logger.info({ sockets: this.gateway.socketCount, drainMs }, 'draining');
+    await this.gateway.drain(drainMs);
+    this.gateway.close();
+    await this.relay.stop();
+    await this.app.close();
+    if (this.#metricsServer) await new Promise<void>((resolve) => this.#metricsServer!.close(() => resolve()));
+    if (this.#ownsBroker) await this.broker.close();
+    if (this.#ownsDb) await this.db.close();
+    this.#logger.info('stopped');
+  }
+}
