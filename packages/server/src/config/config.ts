@@ -72,8 +72,9 @@ const int = (fallback: number, min: number, max: number) =>
     .string()
     .optional()
     .transform((v, ctx) => {
-      if (v === undefined || v === '') return fallback;
-      const n = Number(v);
+      if (v === undefined || v.trim() === '') return fallback;
+      // Decimal digits only: Number() would also take '1e3' and '0x10'.
+      const n = /^\d+$/.test(v.trim()) ? Number(v) : NaN;
       if (!Number.isInteger(n) || n < min || n > max) {
         ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max}, got "${v}"` });
         return z.NEVER;
@@ -102,9 +103,11 @@ const url = (protocols: readonly string[]) =>
 const secretText = (min: number) =>
   optionalText.refine((v) => v === null || v.length >= min, { message: `must be at least ${min} characters` });
 
+const ORIGIN_PATTERN = /^https?:\/\/[^/\s]+$/;
+
 const EnvSchema = z.object({
   NODE_ENV: optionalText,
-  NEXTAUTH_SECRET: optionalText,
+  NEXTAUTH_SECRET: secretText(MIN_SECRET_LENGTH),
   DATABASE_URL: url(['postgres:', 'postgresql:']),
   DATA_DIR: optionalText,
   PORT: int(-1, 0, 65535),
@@ -117,7 +120,15 @@ const EnvSchema = z.object({
   JWT_ISSUER: optionalText,
   JWT_AUDIENCE: optionalText,
   ALLOW_QUERY_TOKEN: bool(true),
-  ALLOWED_ORIGINS: optionalText,
+  ALLOWED_ORIGINS: optionalText.transform((v, ctx) => {
+    const origins = v?.split(',').map((o) => o.trim()).filter(Boolean) ?? null;
+    for (const origin of origins ?? []) {
+      if (!ORIGIN_PATTERN.test(origin)) {
+        ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin like https://example.com` });
+      }
+    }
+    return origins;
+  }),
   REDIS_URL: url(['redis:', 'rediss:']),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . : -').optional(),
   LOG_LEVEL: z
@@ -144,29 +155,19 @@ const EnvSchema = z.object({
 /** Reads the configuration from `env`. Throws ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  // Read from env directly so it is reported together with the schema's problems (neither variable can fail to parse).
+  if (env.NODE_ENV === 'production' && !env.NEXTAUTH_SECRET?.trim()) {
+    problems.push(`NEXTAUTH_SECRET: required when NODE_ENV=production (at least ${MIN_SECRET_LENGTH} characters)`);
   }
+  if (!parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
-  const problems: string[] = [];
-  if (e.NEXTAUTH_SECRET !== null && e.NEXTAUTH_SECRET.length < MIN_SECRET_LENGTH) {
-    problems.push(`NEXTAUTH_SECRET: must be at least ${MIN_SECRET_LENGTH} characters`);
-  }
-  if (production && e.NEXTAUTH_SECRET === null) {
-    problems.push('NEXTAUTH_SECRET: required when NODE_ENV=production (at least 32 characters)');
-  }
   if (e.PORT !== -1 && e.WS_PORT !== -1 && e.PORT !== e.WS_PORT) {
     problems.push(`PORT: differs from its alias WS_PORT (${e.PORT} vs ${e.WS_PORT}); set one of them`);
   }
   if (e.HEARTBEAT_TIMEOUT_MS <= e.HEARTBEAT_INTERVAL_MS) {
     problems.push('HEARTBEAT_TIMEOUT_MS: must be longer than HEARTBEAT_INTERVAL_MS');
-  }
-  const origins = e.ALLOWED_ORIGINS?.split(',').map((o) => o.trim()).filter(Boolean) ?? null;
-  for (const origin of origins ?? []) {
-    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
-      problems.push(`ALLOWED_ORIGINS: "${origin}" is not an origin like https://example.com`);
-    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -185,7 +186,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     jwtIssuer: e.JWT_ISSUER,
     jwtAudience: e.JWT_AUDIENCE,
     allowQueryToken: e.ALLOW_QUERY_TOKEN,
-    allowedOrigins: origins,
+    allowedOrigins: e.ALLOWED_ORIGINS,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX ?? 'fonana-realtime:',
     logLevel: e.LOG_LEVEL ?? 'info',

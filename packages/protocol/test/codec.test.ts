@@ -1,0 +1,132 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeClientFrame, encodeFrame, type DecodedClientFrame } from '../src/codec.ts';
+import { Codes, type Code } from '../src/codes.ts';
+import type { ClientFrame } from '../src/messages.ts';
+
+/** Encodes a client frame, decodes it, and checks the result (socket.io-parser's test/helpers.js, for our codec). */
+function roundTrip(frame: ClientFrame, expected: DecodedClientFrame): void {
+  const text = encodeFrame(frame);
+  assert.equal(typeof text, 'string');
+  assert.deepStrictEqual(JSON.parse(text), frame, 'encodeFrame is plain JSON');
+  assert.deepStrictEqual(decodeClientFrame(text), { ok: true, frame: expected });
+}
+
+/** Decodes `text` and checks that it is refused with `code` and a non-empty message. */
+function refused(text: string, code: Code): void {
+  const result = decodeClientFrame(text);
+  assert.equal(result.ok, false, text);
+  if (result.ok) return;
+  assert.equal(result.code, code, text);
+  assert.ok(Object.hasOwn(Codes, result.code));
+  assert.equal(typeof result.message, 'string');
+  assert.ok(result.message.length > 0);
+}
+
+test('round trip: auth', () => {
+  roundTrip({ type: 'auth', token: 'a.b.c' }, { type: 'auth', token: 'a.b.c' });
+});
+
+test('round trip: ping', () => {
+  roundTrip({ type: 'ping' }, { type: 'ping' });
+});
+
+test('round trip: subscribe and unsubscribe, object and string channels', () => {
+  roundTrip(
+    { type: 'subscribe', channel: { type: 'post', postId: 'p1' } },
+    { type: 'subscribe', channel: { type: 'post', id: 'p1' }, channelInput: { type: 'post', postId: 'p1' } },
+  );
+  roundTrip(
+    { type: 'subscribe', channel: { type: 'notifications', userId: 'u1' } },
+    {
+      type: 'subscribe',
+      channel: { type: 'notifications', id: 'u1' },
+      channelInput: { type: 'notifications', userId: 'u1' },
+    },
+  );
+  roundTrip(
+    { type: 'unsubscribe', channel: { type: 'creator', id: 'c1' } },
+    { type: 'unsubscribe', channel: { type: 'creator', id: 'c1' }, channelInput: { type: 'creator', id: 'c1' } },
+  );
+  roundTrip(
+    { type: 'subscribe', channel: 'feed:u1' },
+    { type: 'subscribe', channel: { type: 'feed', id: 'u1' }, channelInput: 'feed:u1' },
+  );
+  roundTrip(
+    { type: 'unsubscribe', channel: 'post_p1' },
+    { type: 'unsubscribe', channel: { type: 'post', id: 'p1' }, channelInput: 'post_p1' },
+  );
+});
+
+test('extra fields are ignored', () => {
+  assert.deepStrictEqual(decodeClientFrame('{"type":"ping","id":7}'), { ok: true, frame: { type: 'ping' } });
+  assert.deepStrictEqual(decodeClientFrame('{"type":"auth","token":"t","extra":true}'), {
+    ok: true,
+    frame: { type: 'auth', token: 't' },
+  });
+});
+
+test('invalid JSON is GW_ERR_BAD_FRAME', () => {
+  refused('', 'GW_ERR_BAD_FRAME');
+  refused('{', 'GW_ERR_BAD_FRAME');
+  refused('{type:"ping"}', 'GW_ERR_BAD_FRAME');
+  refused("{'type':'ping'}", 'GW_ERR_BAD_FRAME');
+  refused('{"type":"ping"} trailing', 'GW_ERR_BAD_FRAME');
+});
+
+test('JSON that is not an object is GW_ERR_BAD_FRAME', () => {
+  for (const text of ['null', '42', '"ping"', 'true', '[]', '[{"type":"ping"}]']) refused(text, 'GW_ERR_BAD_FRAME');
+});
+
+test('a frame without type is GW_ERR_INVALID_FIELD', () => {
+  refused('{}', 'GW_ERR_INVALID_FIELD');
+  refused('{"token":"t"}', 'GW_ERR_INVALID_FIELD');
+});
+
+test('an unknown type is GW_ERR_UNKNOWN_TYPE', () => {
+  refused('{"type":"publish"}', 'GW_ERR_UNKNOWN_TYPE');
+  refused('{"type":"PING"}', 'GW_ERR_UNKNOWN_TYPE');
+  refused('{"type":""}', 'GW_ERR_UNKNOWN_TYPE');
+  refused('{"type":"toString"}', 'GW_ERR_UNKNOWN_TYPE');
+  refused('{"type":"__proto__"}', 'GW_ERR_UNKNOWN_TYPE');
+});
+
+test('subscribe or unsubscribe without channel is GW_ERR_INVALID_FIELD', () => {
+  refused('{"type":"subscribe"}', 'GW_ERR_INVALID_FIELD');
+  refused('{"type":"unsubscribe"}', 'GW_ERR_INVALID_FIELD');
+});
+
+test('a bad channel is GW_ERR_UNKNOWN_CHANNEL', () => {
+  refused('{"type":"subscribe","channel":null}', 'GW_ERR_UNKNOWN_CHANNEL');
+  refused('{"type":"subscribe","channel":"nope:1"}', 'GW_ERR_UNKNOWN_CHANNEL');
+  refused('{"type":"subscribe","channel":{"type":"post"}}', 'GW_ERR_UNKNOWN_CHANNEL');
+  refused('{"type":"subscribe","channel":{"type":"post","postId":"a b"}}', 'GW_ERR_UNKNOWN_CHANNEL');
+  refused('{"type":"subscribe","channel":["post","p1"]}', 'GW_ERR_UNKNOWN_CHANNEL');
+  refused('{"type":"unsubscribe","channel":42}', 'GW_ERR_UNKNOWN_CHANNEL');
+  // The implicit user channel cannot be subscribed.
+  refused('{"type":"subscribe","channel":{"type":"user","userId":"u1"}}', 'GW_ERR_UNKNOWN_CHANNEL');
+  refused('{"type":"subscribe","channel":"user_u1"}', 'GW_ERR_UNKNOWN_CHANNEL');
+});
+
+test('auth without a usable token is GW_ERR_INVALID_FIELD', () => {
+  refused('{"type":"auth"}', 'GW_ERR_INVALID_FIELD');
+  refused('{"type":"auth","token":""}', 'GW_ERR_INVALID_FIELD');
+  refused('{"type":"auth","token":42}', 'GW_ERR_INVALID_FIELD');
+  refused('{"type":"auth","token":null}', 'GW_ERR_INVALID_FIELD');
+  refused(JSON.stringify({ type: 'auth', token: 'x'.repeat(8193) }), 'GW_ERR_INVALID_FIELD');
+  assert.deepStrictEqual(decodeClientFrame(JSON.stringify({ type: 'auth', token: 'x'.repeat(8192) })), {
+    ok: true,
+    frame: { type: 'auth', token: 'x'.repeat(8192) },
+  });
+});
+
+test('refusal messages never echo the token', () => {
+  const result = decodeClientFrame(JSON.stringify({ type: 'auth', token: 'secret-token-'.repeat(700) }));
+  assert.equal(result.ok, false);
+  if (!result.ok) assert.ok(!result.message.includes('secret-token-'));
+});
+
+test('encodeFrame serialises server frames as JSON', () => {
+  const frame = { type: 'pong', data: { serverTime: 1 } };
+  assert.equal(encodeFrame(frame), '{"type":"pong","data":{"serverTime":1}}');
+});
