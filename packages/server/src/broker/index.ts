@@ -1,0 +1,24 @@
+import type { Broker, BrokerErrorHandler } from './broker.ts';
+import { MemoryBroker } from './memory-broker.ts';
+import { RedisBroker } from './redis-broker.ts';
+
+export type { Broker, BrokerErrorHandler, BrokerHandler, BrokerMessage } from './broker.ts';
+export { MemoryBroker, type MemoryBrokerOptions } from './memory-broker.ts';
+export { RedisBroker, type RedisBrokerOptions } from './redis-broker.ts';
+
+/** Options of {@link createBroker}. */
+export interface CreateBrokerOptions {
+  /** Redis URL; without one the node runs alone on a {@link MemoryBroker}. */
+  redisUrl?: string;
+  /** Redis channel and connection-name prefix (default `'fonana-realtime:'`); ignored by the memory broker. */
+  prefix?: string;
+  /** Receives what the broker cannot throw: connection trouble, malformed payloads, failing handlers. */
+  onError?: BrokerErrorHandler;
+}
+
+/** The node's broker: Redis when a URL is given (several nodes), else in-process memory (one node). Connects lazily. */
+export function createBroker(options: CreateBrokerOptions): Broker {
+  const { redisUrl, prefix, onError } = options;
+  if (redisUrl) return new RedisBroker({ url: redisUrl, prefix, onError });
+  return new MemoryBroker({ onError });
+}

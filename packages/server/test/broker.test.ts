@@ -1,0 +1,245 @@
+/**
+ * Broker tests. The contract runs against MemoryBroker always and against RedisBroker when REDIS_URL is
+ * set. Failure tests that need no Redis server (a closed port, a server that never answers) always run.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { test, type TestContext } from 'node:test';
+import { Redis } from 'ioredis';
+import { createBroker, MemoryBroker, RedisBroker, type Broker, type BrokerMessage } from '../src/broker/index.ts';
+import { brokerContract, message, until } from './broker.contract.ts';
+
+const REDIS_URL = process.env.REDIS_URL;
+
+const memoryClusters = new Map<string, MemoryBroker>();
+brokerContract('MemoryBroker', ({ cluster, onError }) => {
+  const broker = new MemoryBroker({ peer: memoryClusters.get(cluster), onError });
+  if (!memoryClusters.has(cluster)) memoryClusters.set(cluster, broker);
+  return broker;
+});
+
+if (REDIS_URL) {
+  brokerContract('RedisBroker', ({ cluster, onError }) => new RedisBroker({ url: REDIS_URL, prefix: testPrefix(cluster), onError }));
+}
+
+test('createBroker: memory without a URL, Redis with one, and neither connects before use', async () => {
+  const memory = createBroker({});
+  const redis = createBroker({ redisUrl: 'redis://127.0.0.1:1' });
+  assert.ok(memory instanceof MemoryBroker);
+  assert.ok(redis instanceof RedisBroker);
+  assert.equal(redis.isHealthy(), false);
+  await Promise.all([memory.close(), redis.close()]);
+});
+
+test('RedisBroker: publish rejects fast when Redis is unreachable, and the broker is unhealthy', async (t) => {
+  const port = await closedPort();
+  const errors: Error[] = [];
+  const broker = new RedisBroker({ url: `redis://127.0.0.1:${port}`, publishTimeoutMs: 1000, onError: (err) => errors.push(err) });
+  t.after(() => broker.close());
+
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const started = Date.now();
+    await assert.rejects(broker.publish([message('m', 'post_1', 1, {})]), /cannot publish while the Redis connection is (reconnecting|connecting)/);
+    assert.ok(Date.now() - started < 1000, 'rejected before the timeout: no offline queue');
+  }
+  assert.equal(broker.isHealthy(), false);
+  assert.match(errors[0]?.message ?? '', /^redis broker publisher: connect ECONNREFUSED/);
+});
+
+test('RedisBroker: subscribe waits for an unreachable Redis, and close ends the wait', async (t) => {
+  const port = await closedPort();
+  const broker = new RedisBroker({ url: `redis://127.0.0.1:${port}`, onError: () => {} });
+  t.after(() => broker.close());
+  let settled = false;
+  const subscribing = broker.subscribe(() => {}).finally(() => {
+    settled = true;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(settled, false);
+  assert.equal(broker.isHealthy(), false);
+  await broker.close();
+  await assert.rejects(subscribing, /closed before Redis confirmed the subscription/);
+});
+
+test('RedisBroker: publish rejects within publishTimeoutMs when Redis accepts but never answers', async (t) => {
+  const silent = await listen(createServer(() => {}), t);
+  const broker = new RedisBroker({ url: `redis://127.0.0.1:${silent.port}`, publishTimeoutMs: 300, onError: () => {} });
+  t.after(() => broker.close());
+  const started = Date.now();
+  await assert.rejects(broker.publish([message('m', 'post_1', 1, {})]), /did not confirm 1 published message\(s\) within 300 ms/);
+  const elapsed = Date.now() - started;
+  assert.ok(elapsed >= 290 && elapsed < 1000, `rejected after ${elapsed} ms`);
+  assert.equal(broker.isHealthy(), false);
+});
+
+if (REDIS_URL) {
+  test('RedisBroker: the subscriber recovers after the server kills its connection', async (t) => {
+    const prefix = testPrefix(randomUUID());
+    const errors: Error[] = [];
+    const node = new RedisBroker({ url: REDIS_URL, prefix, onError: (err) => errors.push(err) });
+    const admin = new Redis(REDIS_URL);
+    t.after(async () => {
+      await node.close();
+      await admin.quit();
+    });
+    const ids = await collectIds(node);
+    await until(() => node.isHealthy(), 'node to become healthy');
+    await node.publish([message('before', 'post_1', 1, {})]);
+    await until(() => ids.includes('before'), 'the message published before the kill');
+
+    const list = String(await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
+    const line = list.split('\n').find((l) => l.includes(`name=${prefix}sub:${node.instanceId}`));
+    const id = /\bid=(\d+)/.exec(line ?? '')?.[1];
+    assert.ok(id, 'our subscriber is listed');
+    assert.equal(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub', 'ID', id), 1);
+
+    await until(() => errors.length > 0, 'the loss to be reported');
+    assert.match(errors[0]!.message, /subscriber connection closed; events published until it resubscribes do not reach this node/);
+    await until(() => node.isHealthy(), 'node to be healthy again');
+    await publishUntilReceived(node, ids);
+    assert.equal(errors.length, 1);
+  });
+
+  test('RedisBroker: a subscriber that stops answering is detected by the heartbeat and replaced', async (t) => {
+    const prefix = testPrefix(randomUUID());
+    const proxy = await freezableProxy(new URL(REDIS_URL), t);
+    const errors: Error[] = [];
+    const behindProxy = new RedisBroker({ url: `redis://127.0.0.1:${proxy.port}`, prefix, heartbeatMs: 100, onError: (err) => errors.push(err) });
+    const publisher = new RedisBroker({ url: REDIS_URL, prefix, onError: (err) => errors.push(err) });
+    t.after(async () => {
+      await Promise.all([behindProxy.close(), publisher.close()]);
+    });
+    const ids = await collectIds(behindProxy);
+    await until(() => behindProxy.isHealthy(), 'broker behind the proxy to become healthy');
+    await publishUntilReceived(publisher, ids);
+
+    proxy.freeze();
+    await until(() => !behindProxy.isHealthy(), 'the frozen subscriber to be noticed');
+    assert.match(errors[0]?.message ?? '', /subscriber did not answer PING within 100 ms, reconnecting/);
+    await until(() => behindProxy.isHealthy(), 'the replacement subscriber');
+    await publishUntilReceived(publisher, ids);
+    assert.equal(errors.length, 1);
+  });
+
+  test('RedisBroker: a subscription made while Redis is down takes effect when it comes up', async (t) => {
+    const port = await closedPort();
+    const prefix = testPrefix(randomUUID());
+    const errors: Error[] = [];
+    const node = new RedisBroker({ url: `redis://127.0.0.1:${port}`, prefix, onError: (err) => errors.push(err) });
+    t.after(() => node.close());
+    const ids: string[] = [];
+    const subscribing = node.subscribe((m) => ids.push(m.id));
+    await until(() => errors.length >= 2, 'both connections to report the refused connection');
+    assert.equal(node.isHealthy(), false);
+
+    await freezableProxy(new URL(REDIS_URL), t, port);
+    await subscribing;
+    await until(() => node.isHealthy(), 'node to become healthy once Redis is reachable');
+    await publishUntilReceived(node, ids);
+    for (const err of errors) assert.match(err.message, /^redis broker (publisher|subscriber): connect ECONNREFUSED/);
+  });
+
+  test('RedisBroker: a payload in another format is reported and skipped', async (t) => {
+    const prefix = testPrefix(randomUUID());
+    const errors: Error[] = [];
+    const node = new RedisBroker({ url: REDIS_URL, prefix, onError: (err) => errors.push(err) });
+    const foreign = new Redis(REDIS_URL);
+    t.after(async () => {
+      await node.close();
+      await foreign.quit();
+    });
+    const ids = await collectIds(node);
+    for (const payload of ['{"type":"x"}', '[2,"a","b","c",1]\n{}', '[1,"a","b","c","1"]\n{}', 'not json\n{}']) {
+      await foreign.publish(`${prefix}events`, payload);
+    }
+    await node.publish([message('good', 'post_1', 1, {})]);
+    await until(() => ids.includes('good'), 'the well-formed message');
+    assert.deepEqual(ids, ['good']);
+    assert.equal(errors.length, 4);
+    for (const err of errors) assert.match(err.message, /skipped a payload on .*events that is not in format 1/);
+  });
+}
+
+/** A prefix of its own per test, so concurrent runs and earlier tests cannot interfere. */
+function testPrefix(cluster: string): string {
+  return `fonana-realtime-test:${cluster}:`;
+}
+
+async function collectIds(broker: Broker): Promise<string[]> {
+  const ids: string[] = [];
+  await broker.subscribe((m: BrokerMessage) => ids.push(m.id));
+  return ids;
+}
+
+/** Publishes probes every 20 ms until one comes back: a resubscription takes a round trip after "ready". */
+async function publishUntilReceived(broker: Broker, ids: string[]): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  const before = ids.length;
+  for (let n = 0; ids.length === before; n++) {
+    if (Date.now() > deadline) throw new Error('no probe came back');
+    await broker.publish([message(`probe-${randomUUID()}`, 'post_1', n + 1, {})]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A loopback port with nothing listening on it: bound, then closed. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** Listens on a loopback port; the server and every socket it accepted are closed after the test. */
+async function listen(server: Server, t: TestContext, port = 0): Promise<{ port: number }> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(async () => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+    await once(server, 'close');
+  });
+  return { port: (server.address() as AddressInfo).port };
+}
+
+/** A TCP proxy to Redis whose existing connections can be frozen (no bytes either way, sockets left open). */
+async function freezableProxy(target: URL, t: TestContext, port = 0): Promise<{ port: number; freeze(): void }> {
+  const pairs: Array<[Socket, Socket]> = [];
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 6379), target.hostname);
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    upstream.on('close', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    pairs.push([client, upstream]);
+  });
+  await listen(server, t, port);
+  t.after(() => {
+    for (const [client, upstream] of pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    freeze() {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+    },
+  };
+}
