@@ -18,6 +18,7 @@ import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { OutboxRelay } from './outbox/relay.ts';
+import { ExpirySweep } from './outbox/expiry-sweep.ts';
 import { join } from 'node:path';
 
 export interface StartOptions {
@@ -40,6 +41,7 @@ export class GatewayNode {
   readonly hub: Hub;
   readonly gateway: WebSocketGateway;
   readonly relay: OutboxRelay;
+  readonly expirySweep: ExpirySweep;
   readonly app: FastifyInstance;
   readonly metrics: Metrics;
   readonly #logger: Logger;
@@ -57,6 +59,7 @@ export class GatewayNode {
     hub: Hub;
     gateway: WebSocketGateway;
     relay: OutboxRelay;
+    expirySweep: ExpirySweep;
     app: FastifyInstance;
     metrics: Metrics;
     logger: Logger;
@@ -69,6 +72,7 @@ export class GatewayNode {
     this.hub = parts.hub;
     this.gateway = parts.gateway;
     this.relay = parts.relay;
+    this.expirySweep = parts.expirySweep;
     this.app = parts.app;
     this.metrics = parts.metrics;
     this.#logger = parts.logger;
@@ -109,21 +113,15 @@ export class GatewayNode {
       createBroker({
         redisUrl: config.redisUrl ?? undefined,
         prefix: config.redisPrefix,
-        onError: (err) => logger.warn({ err }, 'broker connection error'),
+        onError: (err) => logger.warn({ err }, 'broker problem (connection, subscription or handler)'),
       });
     let gateway: WebSocketGateway | null = null;
     const hub = new Hub({
       metrics,
       onEntitlementChange: (userId) => void gateway?.recheckPostAccess(userId),
     });
-    gateway = new WebSocketGateway({
-      config,
-      db,
-      hub,
-      metrics,
-      logger,
-      tokens: { secret: options.secret, issuer: config.jwtIssuer, audience: config.jwtAudience },
-    });
+    const tokens = { secret: options.secret, issuer: config.jwtIssuer, audience: config.jwtAudience };
+    gateway = new WebSocketGateway({ config, db, hub, metrics, logger, tokens });
     await broker.subscribe((message) => hub.deliver(message));
     const relay = new OutboxRelay({
       db,
@@ -137,7 +135,8 @@ export class GatewayNode {
       },
     });
     let node: GatewayNode | null = null;
-    const app = await buildApp({ config, db, logger, readiness: () => node!.readiness() });
+    const app = await buildApp({ config, db, logger, tokens, readiness: () => node!.readiness() });
+    const expirySweep = new ExpirySweep({ db, logger, intervalMs: config.timings.expirySweepMs });
     node = new GatewayNode({
       config,
       db,
@@ -145,6 +144,7 @@ export class GatewayNode {
       hub,
       gateway,
       relay,
+      expirySweep,
       app,
       metrics,
       logger,
@@ -153,6 +153,7 @@ export class GatewayNode {
     });
     gateway.attach(app.server);
     await relay.start();
+    expirySweep.start();
     await app.listen({ port: config.port, host: config.host });
     node.#port = (app.server.address() as AddressInfo).port;
     if (options.metrics !== false) {
@@ -189,6 +190,7 @@ export class GatewayNode {
     this.#logger.info({ sockets: this.gateway.socketCount, drainMs }, 'draining');
     await this.gateway.drain(drainMs);
     this.gateway.close();
+    await this.expirySweep.stop();
     await this.relay.stop();
     await this.app.close();
     if (this.#metricsServer) await new Promise<void>((resolve) => this.#metricsServer!.close(() => resolve()));

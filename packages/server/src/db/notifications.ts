@@ -34,3 +34,20 @@ export async function unreadNotifications(
   ]);
   return { notifications: rows.map(toNotificationRow), count: total[0]?.n ?? 0 };
 }
+
+export interface NewNotification {
+  userId: string;
+  type: (typeof notifications.$inferInsert)['type'];
+  title: string;
+  message: string;
+  metadata: Record<string, unknown>;
+}
+
+/** Inserts a notification row (in the caller's transaction) and returns it in wire form. */
+export async function insertNotification(tx: Queryable, id: string, n: NewNotification): Promise<NotificationRow> {
+  const [row] = await tx
+    .insert(notifications)
+    .values({ id, userId: n.userId, type: n.type, title: n.title, message: n.message, metadata: n.metadata, isRead: false })
+    .returning(notificationColumns);
+  return toNotificationRow(row!);
+}

@@ -7,3 +7,14 @@ export async function userExists(db: Queryable, userId: string): Promise<boolean
   const rows = await db.select({ id: users.id }).from(users).where(eq(users.id, userId)).limit(1);
   return rows.length > 0;
 }
+
+/** A user's display name for notifications: nickname, else name, else the id. Null when there is no such user. */
+export async function findUserName(db: Queryable, userId: string): Promise<string | null> {
+  const [row] = await db
+    .select({ nickname: users.nickname, name: users.name, fullName: users.fullName })
+    .from(users)
+    .where(eq(users.id, userId))
+    .limit(1);
+  if (!row) return null;
+  return row.nickname ?? row.fullName ?? row.name ?? userId;
+}

@@ -10,12 +10,17 @@ import type { Database } from '../db/client.ts';
 import { isGatewayError } from '../errors.ts';
 import { pathOnly, type Logger } from '../logger.ts';
 import { healthRoutes, type Readiness } from './routes/health.ts';
+import { paymentRoutes } from './routes/payments.ts';
+import { postRoutes } from './routes/posts.ts';
 import { publishRoutes } from './routes/publish.ts';
+import { subscriptionRoutes } from './routes/subscriptions.ts';
+import type { TokenOptions } from '../auth/tokens.ts';
 
 export interface AppDeps {
   readonly config: Config;
   readonly db: Database;
   readonly logger: Logger;
+  readonly tokens: TokenOptions;
   readonly readiness: () => Promise<Readiness>;
 }
 
@@ -26,7 +31,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
     disableRequestLogging: false,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
   app.addHook('onRequest', async (req) => {
     // Log the path only: a query string may hold a token.
@@ -53,7 +58,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((_req, reply) => reply.status(404).send(errorBody('GW_ERR_NOT_FOUND', 'no such route')));
 
   await app.register(healthRoutes, { readiness: deps.readiness });
-  await app.register(publishRoutes, { prefix: '/v1', db: deps.db, config: deps.config });
+  const v1 = { prefix: '/v1', db: deps.db, config: deps.config };
+  await app.register(publishRoutes, v1);
+  await app.register(paymentRoutes, v1);
+  await app.register(subscriptionRoutes, v1);
+  await app.register(postRoutes, { ...v1, tokens: deps.tokens });
   return app;
 }
 

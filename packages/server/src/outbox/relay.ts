@@ -128,15 +128,20 @@ export class OutboxRelay {
   }
 
   async #pruneNowAndThen(): Promise<void> {
+    if (Date.now() - this.#lastPrune < PRUNE_EVERY_MS) return;
+    this.#lastPrune = Date.now();
+    const pruned = await this.prune();
+    if (pruned > 0) this.#options.logger.info({ pruned }, 'pruned published outbox rows');
+  }
+
+  /** Deletes published rows older than the retention period (and stale publish keys); returns rows deleted. */
+  async prune(): Promise<number> {
     const now = Date.now();
-    if (now - this.#lastPrune < PRUNE_EVERY_MS) return;
-    this.#lastPrune = now;
-    const pruned = await pruneOutbox(
+    return pruneOutbox(
       this.#options.db.orm,
       new Date(now - this.#options.retentionMs),
       new Date(now - IDEMPOTENCY_WINDOW_SECONDS * 1000),
     );
-    if (pruned > 0) this.#options.logger.info({ pruned }, 'pruned published outbox rows');
   }
 }
 

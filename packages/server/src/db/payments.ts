@@ -1,0 +1,286 @@
+/**
+ * Payment confirmations from the platform's payment verifier. Each confirmation is validated against the database
+ * (never trusting the client's numbers) and applied in ONE transaction keyed by the unique `transactions.txSignature`:
+ * the transactions row, the purchase or subscription, the creator's notification, the outbox events, and the answer
+ * itself (realtime.payment_confirmations), so a repeated confirmation returns the same answer and writes nothing.
+ */
+import { and, eq } from 'drizzle-orm';
+import { newSubscription, notificationCreated, postPurchased, type DomainEvent } from '../domain/events.ts';
+import { isPriced } from '../domain/entitlement.ts';
+import { unlockedPost } from '../domain/post-view.ts';
+import { amountsMatch, tierPrice } from '../domain/pricing.ts';
+import { planSubscriptionChange } from '../domain/subscription-change.ts';
+import { normalizeTier, type PaidTier } from '../domain/tiers.ts';
+import { GatewayError } from '../errors.ts';
+import type { Orm, Tx } from './client.ts';
+import { findSubscription } from './entitlements.ts';
+import { newId } from './ids.ts';
+import { insertNotification } from './notifications.ts';
+import { appendEvents } from './outbox.ts';
+import { findPost } from './posts.ts';
+import { creatorTierSettings, paymentConfirmations, postPurchases, subscriptions, transactions } from './schema.ts';
+import { subscriptionUpdatedEvent } from './subscriptions.ts';
+import { findUserName } from './users.ts';
+
+interface PaymentCommon {
+  txSignature: string;
+  userId: string;
+  amount: number;
+  currency: string;
+  fromWallet?: string | undefined;
+  toWallet?: string | undefined;
+}
+export interface PostPurchaseConfirmation extends PaymentCommon {
+  kind: 'post_purchase';
+  postId: string;
+}
+export interface SubscriptionConfirmation extends PaymentCommon {
+  kind: 'subscription';
+  creatorId: string;
+  plan: string;
+}
+export type PaymentConfirmation = PostPurchaseConfirmation | SubscriptionConfirmation;
+
+export type ConfirmationResult = Record<string, unknown> & { kind: PaymentConfirmation['kind']; txSignature: string; userId: string };
+
+/** How plans are stored in `subscriptions.plan`: the platform's display names. */
+const PLAN_DISPLAY: Readonly<Record<PaidTier, string>> = { basic: 'Basic', premium: 'Premium', vip: 'VIP' };
+/** Subscription prices are in SOL (creator_tier_settings and the defaults). */
+const TIER_CURRENCY = 'SOL';
+
+const invalid = (message: string, field?: string) => new GatewayError('GW_ERR_PAYMENT_INVALID', message, field);
+
+/**
+ * Applies a confirmation once. Returns the stored answer and whether this call was a replay.
+ * Throws GatewayError: GW_ERR_PAYMENT_INVALID (422) when the payment does not match the database,
+ * GW_ERR_PAYMENT_CONFLICT (409) when it conflicts with the current state; in both cases nothing is written.
+ */
+export async function confirmPayment(
+  db: Orm,
+  confirmation: PaymentConfirmation,
+  now = new Date(),
+): Promise<{ result: ConfirmationResult; replayed: boolean }> {
+  const stored = await storedResult(db, confirmation);
+  if (stored) return { result: stored, replayed: true };
+  try {
+    const result = await db.transaction((tx) =>
+      confirmation.kind === 'post_purchase' ? applyPurchase(tx, confirmation, now) : applySubscription(tx, confirmation, now),
+    );
+    return { result, replayed: false };
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
+    // A concurrent confirmation of the same signature committed first.
+    const winner = await storedResult(db, confirmation);
+    if (winner) return { result: winner, replayed: true };
+    throw new GatewayError('GW_ERR_PAYMENT_CONFLICT', 'txSignature is already recorded in transactions', 'txSignature');
+  }
+}
+
+async function storedResult(db: Orm, c: PaymentConfirmation): Promise<ConfirmationResult | null> {
+  const [row] = await db
+    .select({ result: paymentConfirmations.result })
+    .from(paymentConfirmations)
+    .where(eq(paymentConfirmations.txSignature, c.txSignature));
+  if (!row) return null;
+  const result = row.result as ConfirmationResult;
+  const target = c.kind === 'post_purchase' ? c.postId : c.creatorId;
+  const storedTarget = result.kind === 'post_purchase' ? result.postId : result.creatorId;
+  if (result.kind !== c.kind || result.userId !== c.userId || storedTarget !== target) {
+    throw new GatewayError('GW_ERR_PAYMENT_CONFLICT', 'txSignature was already confirmed for another payment', 'txSignature');
+  }
+  return result;
+}
+
+async function applyPurchase(tx: Tx, c: PostPurchaseConfirmation, now: Date): Promise<ConfirmationResult> {
+  const post = await findPost(tx, c.postId);
+  if (!post) throw invalid('postId: no such post', 'postId');
+  if (!isPriced(post)) throw invalid('postId: the post is not for sale', 'postId');
+  const buyerName = await findUserName(tx, c.userId);
+  if (buyerName === null) throw invalid('userId: no such user', 'userId');
+  if (post.creatorId === c.userId) throw invalid('userId: a creator cannot buy their own post', 'userId');
+  if (c.currency.toUpperCase() !== post.currency.toUpperCase()) throw invalid(`currency: the post is priced in ${post.currency}`, 'currency');
+  if (!amountsMatch(c.amount, post.price!)) throw invalid(`amount: does not match the post price ${post.price} ${post.currency}`, 'amount');
+
+  const [existing] = await tx
+    .select({ id: postPurchases.id, paymentStatus: postPurchases.paymentStatus })
+    .from(postPurchases)
+    .where(and(eq(postPurchases.userId, c.userId), eq(postPurchases.postId, c.postId)))
+    .for('update');
+  if (existing?.paymentStatus === 'COMPLETED') {
+    throw new GatewayError('GW_ERR_PAYMENT_CONFLICT', 'the user has already bought this post', 'postId');
+  }
+  const purchaseId = existing?.id ?? newId();
+  const purchase = {
+    postId: c.postId,
+    userId: c.userId,
+    price: post.price!,
+    currency: post.currency,
+    txSignature: c.txSignature,
+    purchasedAt: now,
+    paymentStatus: 'COMPLETED' as const,
+  };
+  await tx
+    .insert(postPurchases)
+    .values({ id: purchaseId, ...purchase })
+    .onConflictDoUpdate({ target: [postPurchases.userId, postPurchases.postId], set: purchase });
+  const transactionId = await insertTransaction(tx, c, now, {
+    type: 'POST_PURCHASE',
+    metadata: { postId: c.postId, purchaseId },
+    postPurchaseId: purchaseId,
+    receiverId: post.creatorId,
+  });
+  const notification = await insertNotification(tx, newId(), {
+    userId: post.creatorId,
+    type: 'POST_PURCHASE',
+    title: 'New purchase',
+    message: `${buyerName} bought "${post.title}"`,
+    metadata: { postId: post.id, buyerId: c.userId, purchaseId, price: post.price, currency: post.currency },
+  });
+  const events = await appendEvents(tx, [
+    postPurchased(c.userId, { postId: post.id, purchaseId, price: post.price!, currency: post.currency, post: unlockedPost(post) }),
+    notificationCreated(notification),
+  ]);
+  return storeResult(tx, {
+    kind: 'post_purchase',
+    txSignature: c.txSignature,
+    userId: c.userId,
+    postId: post.id,
+    purchaseId,
+    transactionId,
+    price: post.price!,
+    currency: post.currency,
+    eventIds: events.map((e) => e.id),
+  });
+}
+
+async function applySubscription(tx: Tx, c: SubscriptionConfirmation, now: Date): Promise<ConfirmationResult> {
+  const tier = normalizeTier(c.plan);
+  if (tier === null) throw invalid('plan: unknown plan', 'plan');
+  if (tier === 'free') throw invalid('plan: the free plan needs no payment', 'plan');
+  const subscriberName = await findUserName(tx, c.userId);
+  if (subscriberName === null) throw invalid('userId: no such user', 'userId');
+  if ((await findUserName(tx, c.creatorId)) === null) throw invalid('creatorId: no such creator', 'creatorId');
+  if (c.creatorId === c.userId) throw invalid('creatorId: a creator cannot subscribe to themselves', 'creatorId');
+  const [settings] = await tx
+    .select({ basicTier: creatorTierSettings.basicTier, premiumTier: creatorTierSettings.premiumTier, vipTier: creatorTierSettings.vipTier })
+    .from(creatorTierSettings)
+    .where(eq(creatorTierSettings.creatorId, c.creatorId));
+  const offer = tierPrice(settings ?? null, tier);
+  if (!offer.enabled) throw invalid(`plan: the creator does not offer ${tier}`, 'plan');
+  if (c.currency.toUpperCase() !== TIER_CURRENCY) throw invalid(`currency: subscriptions are priced in ${TIER_CURRENCY}`, 'currency');
+  if (!amountsMatch(c.amount, offer.price)) throw invalid(`amount: does not match the ${tier} price ${offer.price} ${TIER_CURRENCY}`, 'amount');
+
+  const [current] = await tx
+    .select({ id: subscriptions.id })
+    .from(subscriptions)
+    .where(and(eq(subscriptions.userId, c.userId), eq(subscriptions.creatorId, c.creatorId)))
+    .for('update');
+  const facts = current ? await findSubscription(tx, c.userId, c.creatorId) : null;
+  const change = planSubscriptionChange(facts, tier, now);
+  if (change.kind === 'conflict') throw new GatewayError('GW_ERR_PAYMENT_CONFLICT', change.reason, 'plan');
+
+  const state = {
+    plan: PLAN_DISPLAY[change.plan],
+    price: c.amount,
+    currency: TIER_CURRENCY,
+    validUntil: change.validUntil,
+    isActive: true,
+    txSignature: c.txSignature,
+    paymentStatus: 'COMPLETED' as const,
+    ...(change.kind === 'new' ? { subscribedAt: now } : {}),
+  };
+  const [row] = await tx
+    .insert(subscriptions)
+    .values({ id: newId(), userId: c.userId, creatorId: c.creatorId, subscribedAt: now, ...state })
+    .onConflictDoUpdate({ target: [subscriptions.userId, subscriptions.creatorId], set: state })
+    .returning({ id: subscriptions.id });
+  const subscriptionId = row!.id;
+  const transactionId = await insertTransaction(tx, c, now, {
+    type: 'SUBSCRIPTION',
+    metadata: { creatorId: c.creatorId, plan: change.plan, previousPlan: change.previousPlan, change: change.kind },
+    subscriptionId,
+    receiverId: c.creatorId,
+  });
+  const isNew = change.kind === 'new';
+  const notification = await insertNotification(tx, newId(), {
+    userId: c.creatorId,
+    type: isNew ? 'NEW_SUBSCRIBER' : 'SUBSCRIPTION_PURCHASE',
+    title: isNew ? 'New subscriber' : change.kind === 'upgrade' ? 'Subscription upgraded' : 'Subscription renewed',
+    message: `${subscriberName} ${isNew ? 'subscribed to' : change.kind === 'upgrade' ? 'upgraded to' : 'renewed'} ${PLAN_DISPLAY[change.plan]}`,
+    metadata: { subscriberId: c.userId, subscriptionId, plan: change.plan, amount: c.amount, currency: TIER_CURRENCY },
+  });
+  const toSend: DomainEvent[] = [
+    await subscriptionUpdatedEvent(
+      tx,
+      { userId: c.userId, creatorId: c.creatorId, plan: change.plan, previousPlan: change.previousPlan, status: 'active', validUntil: change.validUntil },
+      now,
+    ),
+  ];
+  if (isNew) {
+    toSend.push(newSubscription({ creatorId: c.creatorId, userId: c.userId, plan: change.plan, validUntil: change.validUntil.toISOString() }));
+  }
+  toSend.push(notificationCreated(notification));
+  const events = await appendEvents(tx, toSend);
+  return storeResult(tx, {
+    kind: 'subscription',
+    txSignature: c.txSignature,
+    userId: c.userId,
+    creatorId: c.creatorId,
+    subscriptionId,
+    transactionId,
+    plan: change.plan,
+    previousPlan: change.previousPlan,
+    change: change.kind,
+    validUntil: change.validUntil.toISOString(),
+    amount: c.amount,
+    currency: TIER_CURRENCY,
+    eventIds: events.map((e) => e.id),
+  });
+}
+
+async function insertTransaction(
+  tx: Tx,
+  c: PaymentConfirmation,
+  now: Date,
+  extra: {
+    type: 'POST_PURCHASE' | 'SUBSCRIPTION';
+    metadata: Record<string, unknown>;
+    receiverId: string;
+    postPurchaseId?: string;
+    subscriptionId?: string;
+  },
+): Promise<string> {
+  const id = newId();
+  await tx.insert(transactions).values({
+    id,
+    txSignature: c.txSignature,
+    fromWallet: c.fromWallet ?? null,
+    toWallet: c.toWallet ?? null,
+    amount: c.amount,
+    currency: c.currency.toUpperCase(),
+    type: extra.type,
+    status: 'CONFIRMED',
+    metadata: extra.metadata,
+    confirmedAt: now,
+    postPurchaseId: extra.postPurchaseId ?? null,
+    subscriptionId: extra.subscriptionId ?? null,
+    senderId: c.userId,
+    receiverId: extra.receiverId,
+    createdAt: now,
+    updatedAt: now,
+  });
+  return id;
+}
+
+async function storeResult(tx: Tx, result: ConfirmationResult): Promise<ConfirmationResult> {
+  await tx.insert(paymentConfirmations).values({ txSignature: result.txSignature, kind: result.kind, result });
+  return result;
+}
+
+/** PostgreSQL unique_violation (23505), whichever driver or wrapper raised it. */
+function isUniqueViolation(err: unknown): boolean {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === '23505') return true;
+  }
+  return false;
+}
