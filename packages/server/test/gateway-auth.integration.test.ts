@@ -40,13 +40,16 @@ test('a valid token, by query, header or first frame, gets `connected` with the 
   for (const c of [byQuery, byHeader, byFrame, atRoot]) c.close();
 });
 
-test('a first `auth` frame is preferred over the query token', async (t) => {
+test('an `auth` frame sent first with a query token for the same user: one connection, one `connected`', async (t) => {
   const gw = await startGateway(t);
   const queryToken = await gw.token('demo-fan-basic');
-  const frameToken = await gw.token('demo-fan-vip');
+  const frameToken = await gw.token('demo-fan-basic', 1200);
   const client = new TestClient(`${gw.wsUrl}?token=${queryToken}`);
   client.socket.on('open', () => client.send({ type: 'auth', token: frameToken }));
-  assert.equal((await client.next('connected')).data.userId, 'demo-fan-vip');
+  assert.equal((await client.next('connected')).data.userId, 'demo-fan-basic');
+  client.send({ type: 'ping' });
+  await client.next('pong');
+  assert.deepEqual(await client.none((f) => f.type === 'connected' || f.type === 'error', 100), []);
   client.close();
 });
 

@@ -6,7 +6,9 @@ import { confirm, snapshot, TEST_WEBHOOK_SECRET } from './helpers/payments.ts';
 import { subscriptions } from '../src/db/schema.ts';
 import type { TestClient } from './helpers/ws-client.ts';
 
-const env = { PAYMENT_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, EXPIRY_SWEEP_MS: '200' };
+// The expiry sweep would announce the seeded expired subscription mid-test; only the expiry test runs it.
+const env = { PAYMENT_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, EXPIRY_SWEEP_MS: '600000' };
+const sweepingEnv = { ...env, EXPIRY_SWEEP_MS: '200' };
 let sig = 0;
 const txSignature = () => `tx-${process.pid}-${Date.now()}-${++sig}`;
 
@@ -198,7 +200,7 @@ test('subscriptions: new, renewal, upgrade, refused downgrade; events to the sub
 });
 
 test('cancelling or expiring a subscription revokes open post subscriptions at once', async (t) => {
-  const gw = await startGateway(t, { env });
+  const gw = await startGateway(t, { env: sweepingEnv });
   const fan = await gw.connect('demo-fan-basic');
   const otherTab = await gw.connect('demo-fan-basic');
   assert.equal((await subscribe(fan, 'post:demo-post-basic')).type, 'subscribed');

@@ -30,7 +30,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
-    disableRequestLogging: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
   app.addHook('onRequest', async (req) => {
@@ -43,10 +42,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     if (err.validation) {
       const issue = err.validation[0];
+      const params = issue?.params as { missingProperty?: string; additionalProperty?: string } | undefined;
       const field =
-        (issue?.params as { missingProperty?: string } | undefined)?.missingProperty ??
-        issue?.instancePath?.replace(/^\//, '').replaceAll('/', '.') ??
-        undefined;
+        params?.missingProperty ?? params?.additionalProperty ?? issue?.instancePath?.replace(/^\//, '').replaceAll('/', '.');
       return reply.status(400).send(errorBody('GW_ERR_BAD_REQUEST', `${field ?? 'body'}: ${issue?.message ?? 'invalid'}`, field || undefined));
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {

@@ -31,7 +31,13 @@ export async function startGateway(
   t: After,
   options: { env?: Record<string, string>; db?: Database; broker?: Broker; seed?: boolean } = {},
 ): Promise<TestGateway> {
-  const db = options.db ?? (await createTestDatabase(t)).db;
+  // node:test runs `after` hooks in the order they were added; tear down in reverse (node first, then its database).
+  const teardown: (() => unknown)[] = [];
+  t.after(async () => {
+    for (const fn of teardown.reverse()) await fn();
+  });
+  const scope = { after: (fn: () => unknown) => void teardown.push(fn) };
+  const db = options.db ?? (await createTestDatabase(scope)).db;
   if (options.seed !== false) await seed(db);
   const config = loadConfig({
     NEXTAUTH_SECRET: TEST_SECRET,
@@ -52,7 +58,7 @@ export async function startGateway(
     db,
     ...(options.broker ? { broker: options.broker } : {}),
   });
-  t.after(() => node.shutdown(0));
+  teardown.push(() => node.shutdown(0));
   const httpUrl = `http://127.0.0.1:${node.port}`;
   const wsUrl = `ws://127.0.0.1:${node.port}/ws`;
   const token = (userId: string, expiresInSeconds = 600) =>
@@ -65,7 +71,7 @@ export async function startGateway(
     token,
     async connect(userId) {
       const client = await TestClient.open(`${wsUrl}?token=${await token(userId)}`);
-      t.after(() => client.close());
+      teardown.push(() => client.close());
       await client.next('connected');
       return client;
     },
