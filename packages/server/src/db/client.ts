@@ -24,6 +24,12 @@ export interface Database {
    * With PostgreSQL a dedicated connection is used and re-established after errors.
    */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Runs a parameterless SQL script of any number of statements on `on` (this database's `orm`, or a transaction
+   * it opened), with the simple-query protocol. `orm.execute` cannot do this on PGlite, where it always sends one
+   * prepared statement ("cannot insert multiple commands into a prepared statement").
+   */
+  execScript(on: Queryable, script: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -32,6 +38,11 @@ export interface OpenDatabaseOptions {
   url?: string | undefined;
   /** PGlite data folder; when absent (and no url) an in-memory database. */
   dataDir?: string | undefined;
+  /**
+   * An already-created PGlite to use instead of opening one from `dataDir` (tests start from a dumped template with
+   * `new PGlite({ loadDataDir })`). The Database takes it over: `close()` closes it.
+   */
+  pglite?: PGlite | undefined;
   /** Pool size for PostgreSQL. Default 10. */
   poolSize?: number;
   /** Called with driver errors that happen outside a query (a dropped idle connection). */
@@ -39,11 +50,11 @@ export interface OpenDatabaseOptions {
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
-  return options.url ? openPostgres(options.url, options) : openPglite(options.dataDir);
+  if (options.url) return openPostgres(options.url, options);
+  return openPglite(options.pglite ?? (options.dataDir ? new PGlite(options.dataDir) : new PGlite()));
 }
 
-async function openPglite(dataDir: string | undefined): Promise<Database> {
-  const client = dataDir ? new PGlite(dataDir) : new PGlite();
+async function openPglite(client: PGlite): Promise<Database> {
   await client.waitReady;
   const orm = drizzlePglite(client, { schema }) as unknown as Orm;
   return {
@@ -52,6 +63,9 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     async listen(channel, onNotify) {
       const unlisten = await client.listen(channel, onNotify);
       return async () => unlisten();
+    },
+    async execScript(on, script) {
+      await pgliteHandle(on, orm, client).exec(script);
     },
     async close() {
       await client.close();
@@ -80,11 +94,27 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
         await listener.stop();
       };
     },
+    async execScript(on, script) {
+      // Without parameters node-postgres sends a simple query, which may hold several statements.
+      await on.execute(sql.raw(script));
+    },
     async close() {
       await Promise.all([...listeners].map((l) => l.stop()));
       await pool.end();
     },
   };
+}
+
+/**
+ * The PGlite handle behind `on`: the client itself, or the PGlite transaction drizzle opened for `orm.transaction`
+ * (PGlite serializes transactions, so `client.exec` inside one would wait forever). drizzle keeps that handle in
+ * the transaction's session and has no public accessor for it; migrate's tests cover this on every upgrade.
+ */
+function pgliteHandle(on: Queryable, orm: Orm, client: PGlite): Pick<PGlite, 'exec'> {
+  if (on === orm) return client;
+  const handle = (on as unknown as { session?: { client?: Partial<Pick<PGlite, 'exec'>> } }).session?.client;
+  if (typeof handle?.exec !== 'function') throw new Error('execScript: not a transaction of this PGlite database');
+  return handle as Pick<PGlite, 'exec'>;
 }
 
 /** A LISTEN connection that reconnects (after 1 s) when the server drops it. */
