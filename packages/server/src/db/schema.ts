@@ -189,7 +189,8 @@ export const outbox = realtime.table(
     channel: text('channel').notNull(),
     offset: bigint('offset', { mode: 'number' }).notNull(),
     type: text('type').notNull(),
-    payload: jsonb('payload').notNull(),
+    /** The event's `data`; SQL NULL stands for JSON null. */
+    payload: jsonb('payload'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
   },
