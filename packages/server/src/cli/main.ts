@@ -8,6 +8,7 @@ import { openDatabase, type Database } from '../db/client.ts';
 import { migrate } from '../db/migrate.ts';
 import { seed } from '../db/seed.ts';
 import { mintToken } from '../auth/tokens.ts';
+import { pino } from 'pino';
 import { createLogger, type Logger } from '../logger.ts';
 import { GatewayNode } from '../node.ts';
 import { join } from 'node:path';
@@ -38,7 +39,9 @@ export async function main(argv: readonly string[], env: Record<string, string |
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
+  // A server logs to stdout; one-shot commands keep stdout for their output (a token, the demo table).
+  const serving = command === 'serve' || command === 'demo';
+  const logger = createLogger(config.logLevel, serving ? undefined : pino.destination(2));
   try {
     switch (command) {
       case 'serve':

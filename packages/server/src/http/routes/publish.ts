@@ -23,7 +23,7 @@ const bodySchema = {
   type: 'object',
   required: ['type'],
   properties: {
-    channel: { type: ['string', 'object'] },
+    channel: { anyOf: [{ type: 'string' }, { type: 'object' }] },
     userId: { type: 'string', minLength: 1, maxLength: 128 },
     type: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_.:-]{0,63}$' },
     data: {},
