@@ -49,6 +49,17 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Read at scrape time from `countPendingOutbox`, once that is set. */
+  readonly outboxPending = new Gauge({
+    name: 'realtime_outbox_pending',
+    help: 'Committed outbox rows not yet published',
+    registers: [this.registry],
+    collect: async () => {
+      if (this.countPendingOutbox) this.outboxPending.set(await this.countPendingOutbox());
+    },
+  });
+  countPendingOutbox: (() => Promise<number>) | null = null;
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }

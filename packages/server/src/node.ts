@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
+import { unpublishedCount } from './db/outbox.ts';
 import { createBroker } from './broker/index.ts';
 import type { Broker } from './broker/broker.ts';
 import { Hub } from './gateway/hub.ts';
@@ -104,6 +105,7 @@ export class GatewayNode {
         dataDir: config.databaseUrl ? undefined : join(config.dataDir, 'pglite'),
         onError: onDriverError,
       }));
+    metrics.countPendingOutbox = () => unpublishedCount(db.orm);
     if (config.migrateOnStart) {
       const result = await migrate(db);
       logger.info({ mode: result.mode, applied: result.applied }, 'database migrated');

@@ -67,7 +67,7 @@ test('health and readiness', async (t) => {
   assert.deepEqual(await ready.json(), { status: 'ready', checks: { draining: false, database: true, broker: true } });
   const metrics = await fetch(`http://127.0.0.1:${gw.node.metricsPort}/metrics`);
   const text = await metrics.text();
-  for (const name of ['realtime_connections', 'realtime_subscriptions', 'realtime_frames_in_total', 'realtime_events_delivered_total', 'realtime_auth_failures_total', 'realtime_errors_total']) {
+  for (const name of ['realtime_connections', 'realtime_subscriptions', 'realtime_frames_in_total', 'realtime_events_delivered_total', 'realtime_auth_failures_total', 'realtime_errors_total', 'realtime_outbox_pending']) {
     assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
   }
   const notOnPublicPort = await fetch(`${gw.httpUrl}/metrics`);

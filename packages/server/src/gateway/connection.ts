@@ -8,9 +8,16 @@ import { Codes, encodeFrame, type Channel, type Code, type ControlFrame } from '
 
 export type ConnectionState = 'authenticating' | 'open' | 'closing';
 
-/** The socket class the gateway's ws server creates: it carries a back-reference to its Connection. */
+/** What a socket's listeners report to: the WebSocket gateway. */
+export interface SocketOwner {
+  receive(conn: Connection, text: string): void;
+  closed(conn: Connection): void;
+}
+
+/** The socket class the gateway's ws server creates: back-references to its Connection and its owner. */
 export class GatewaySocket extends WebSocket {
   connection!: Connection;
+  owner!: SocketOwner;
 }
 
 export interface ConnectionLimits {

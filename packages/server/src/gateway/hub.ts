@@ -33,12 +33,6 @@ export class Hub {
     this.#seen = new RecentIds(options.dedupeWindow ?? 10_000);
   }
 
-  get connectionCount(): number {
-    let n = 0;
-    for (const set of this.#byUser.values()) n += set.size;
-    return n;
-  }
-
   userConnections(userId: string): ReadonlySet<Connection> {
     return this.#byUser.get(userId) ?? EMPTY;
   }

@@ -27,7 +27,7 @@ import type { Metrics } from '../metrics.ts';
 import { verifyToken, type TokenOptions } from '../auth/tokens.ts';
 import { userExists } from '../db/users.ts';
 import { revokedPosts } from './channel-access.ts';
-import { Connection, GatewaySocket } from './connection.ts';
+import { Connection, GatewaySocket, type SocketOwner } from './connection.ts';
 import { FrameHandler } from './frame-handler.ts';
 import { Hub } from './hub.ts';
 
@@ -43,7 +43,7 @@ export interface WebSocketGatewayOptions {
   readonly tokens: TokenOptions;
 }
 
-export class WebSocketGateway {
+export class WebSocketGateway implements SocketOwner {
   readonly #options: WebSocketGatewayOptions;
   readonly #wss: WebSocketServer;
   readonly #frames: FrameHandler;
@@ -123,7 +123,7 @@ export class WebSocketGateway {
     ws.on('pong', socketOnPong);
     ws.on('close', socketOnClose);
     ws.on('error', socketOnError);
-    socketGateway.set(ws, this);
+    ws.owner = this;
     if (upgrade && 'refused' in upgrade) return this.#failAuth(conn, upgrade.refused);
     conn.authTimer = setTimeout(() => this.#failAuth(conn, 'GW_ERR_AUTH_TIMEOUT'), this.#options.config.timings.authTimeoutMs);
     if (upgrade) this.#startAuth(conn, upgrade.token);
@@ -281,8 +281,6 @@ function waitClosed(conn: Connection): Promise<void> {
   return new Promise((resolve) => conn.socket.once('close', () => resolve()));
 }
 
-const socketGateway = new WeakMap<WebSocket, WebSocketGateway>();
-
 function socketOnMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
   const conn = (this as GatewaySocket).connection;
   if (isBinary) {
@@ -290,7 +288,7 @@ function socketOnMessage(this: WebSocket, data: RawData, isBinary: boolean): voi
     conn.sendFrame({ type: 'error', data: { code: 'GW_ERR_BINARY_FRAME', message: Codes.GW_ERR_BINARY_FRAME.reason } });
     return;
   }
-  socketGateway.get(this)?.receive(conn, data.toString());
+  (this as GatewaySocket).owner.receive(conn, data.toString());
 }
 
 function socketOnPong(this: WebSocket): void {
@@ -298,7 +296,7 @@ function socketOnPong(this: WebSocket): void {
 }
 
 function socketOnClose(this: WebSocket): void {
-  socketGateway.get(this)?.closed((this as GatewaySocket).connection);
+  (this as GatewaySocket).owner.closed((this as GatewaySocket).connection);
 }
 
 function socketOnError(this: WebSocket): void {
