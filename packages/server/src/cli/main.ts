@@ -56,7 +56,7 @@ export async function main(argv: readonly string[], env: Record<string, string |
       case 'seed':
         return await withDatabase(config, logger, async (db) => {
           await migrate(db);
-          await seedAndPrint(db, config, logger);
+          await seedAndPrint(db, config, await resolveSecret(config, logger));
         });
       case 'token':
         return await token(config, logger, rest);
@@ -98,9 +98,8 @@ async function withDatabase(config: Config, logger: Logger, work: (db: Database)
   }
 }
 
-async function seedAndPrint(db: Database, config: Config, logger: Logger): Promise<void> {
+async function seedAndPrint(db: Database, config: Config, secret: string): Promise<void> {
   const world = await seed(db);
-  const secret = await resolveSecret(config, logger);
   const ttl = 24 * 3600;
   const lines = ['demo world (tokens valid 24 h):'];
   for (const [label, userId] of Object.entries(world.users)) {
@@ -132,7 +131,7 @@ async function serve(config: Config, logger: Logger, demo: boolean): Promise<num
   if (demo) {
     await withDatabase(config, logger, async (db) => {
       await migrate(db);
-      await seedAndPrint(db, config, logger);
+      await seedAndPrint(db, config, secret);
     });
   }
   const node = await GatewayNode.start({ config, logger, secret });
