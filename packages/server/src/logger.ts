@@ -25,10 +25,15 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       level,
       base: { service: 'fonana-realtime' },
       redact: { paths: REDACT, censor: '[redacted]' },
-      serializers: { err: pino.stdSerializers.err },
+      serializers: { err: pino.stdSerializers.err, req: requestSerializer },
     },
     destination,
   );
+}
+
+/** Requests are logged by method and path only: no query string (it may hold a token), no address. */
+function requestSerializer(req: { method?: string; url?: string }): { method: string | undefined; path: string } {
+  return { method: req.method, path: pathOnly(req.url) };
 }
 
 /** The path of a request URL without its query string. */

@@ -8,7 +8,7 @@ import { Codes, type Code } from '@fonana-realtime/protocol';
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/client.ts';
 import { isGatewayError } from '../errors.ts';
-import { pathOnly, type Logger } from '../logger.ts';
+import type { Logger } from '../logger.ts';
 import { healthRoutes, type Readiness } from './routes/health.ts';
 import { paymentRoutes } from './routes/payments.ts';
 import { postRoutes } from './routes/posts.ts';
@@ -31,10 +31,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
-  });
-  app.addHook('onRequest', async (req) => {
-    // Log the path only: a query string may hold a token.
-    req.log = req.log.child({ path: pathOnly(req.url) });
   });
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (isGatewayError(err)) {

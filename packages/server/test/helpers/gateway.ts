@@ -1,7 +1,7 @@
 /** Starts a real gateway node on loopback (port 0) over a fresh test database, torn down after the test. */
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../src/config/config.ts';
-import { createLogger } from '../../src/logger.ts';
+import { createLogger, type Logger } from '../../src/logger.ts';
 import { GatewayNode } from '../../src/node.ts';
 import { mintToken } from '../../src/auth/tokens.ts';
 import type { Broker } from '../../src/broker/broker.ts';
@@ -29,7 +29,7 @@ type After = { after(fn: () => unknown): void };
 
 export async function startGateway(
   t: After,
-  options: { env?: Record<string, string>; db?: Database; broker?: Broker; seed?: boolean } = {},
+  options: { env?: Record<string, string>; db?: Database; broker?: Broker; seed?: boolean; logger?: Logger } = {},
 ): Promise<TestGateway> {
   // node:test runs `after` hooks in the order they were added; tear down in reverse (node first, then its database).
   const teardown: (() => unknown)[] = [];
@@ -53,7 +53,7 @@ export async function startGateway(
   });
   const node = await GatewayNode.start({
     config,
-    logger: createLogger(config.logLevel),
+    logger: options.logger ?? createLogger(config.logLevel),
     secret: config.nextAuthSecret!,
     db,
     ...(options.broker ? { broker: options.broker } : {}),
