@@ -37,7 +37,11 @@ test('a valid token, by query, header or first frame, gets `connected` with the 
   // The reference ignored the path: `/` works too.
   const atRoot = await TestClient.open(`ws://127.0.0.1:${gw.node.port}/?token=${token}`);
   assert.equal((await atRoot.next('connected')).data.userId, 'demo-fan-basic');
-  for (const c of [byQuery, byHeader, byFrame, atRoot]) c.close();
+  // The platform's tokens carry the id in `userId`; other issuers may use `sub` alone.
+  const subOnly = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('demo-fan-vip').setExpirationTime(now() + 600).sign(key(TEST_SECRET));
+  const bySub = await TestClient.open(`${gw.wsUrl}?token=${subOnly}`);
+  assert.equal((await bySub.next('connected')).data.userId, 'demo-fan-vip');
+  for (const c of [byQuery, byHeader, byFrame, atRoot, bySub]) c.close();
 });
 
 test('an `auth` frame sent first with a query token for the same user: one connection, one `connected`', async (t) => {

@@ -139,3 +139,14 @@ test('channel events reach the sockets subscribed to that channel only', async (
   assert.deepEqual(event.data, { bio: 'new' });
   assert.deepEqual(await bystander.none('creator_updated'), []);
 });
+
+test('an event the broker hands over twice (at-least-once publishing) reaches each socket once', async (t) => {
+  const gw = await startGateway(t);
+  const client = await gw.connect('demo-fan-vip');
+  const frame = { type: 'dup', id: 'evt-dup-1', channel: 'user_demo-fan-vip', offset: 1, ts: Date.now(), data: {} };
+  const message = { id: frame.id, channel: frame.channel, type: frame.type, offset: 1, encoded: JSON.stringify(frame) };
+  await gw.node.broker.publish([message, message]);
+  await gw.node.broker.publish([message]);
+  assert.deepEqual(await client.next('dup'), frame);
+  assert.deepEqual(await client.none('dup', 300), []);
+});
