@@ -20,14 +20,16 @@ export class GatewaySocket extends WebSocket {
   owner!: SocketOwner;
 }
 
-export interface ConnectionLimits {
+export interface ConnectionOptions {
   readonly maxBufferedBytes: number;
+  /** Counts control frames sent (event frames are counted per broadcast by the hub). */
+  readonly onControlFrame: () => void;
 }
 
 export class Connection {
   readonly id = randomUUID();
   readonly socket: GatewaySocket;
-  readonly #limits: ConnectionLimits;
+  readonly #options: ConnectionOptions;
   state: ConnectionState = 'authenticating';
   userId: string | null = null;
   /** Token expiry, ms since the epoch; the heartbeat closes the socket with 4001 once it passes. */
@@ -43,17 +45,16 @@ export class Connection {
   /** Incremented by every authentication attempt; a result whose generation is stale is ignored. */
   authGeneration = 0;
   authTimer: NodeJS.Timeout | null = null;
-  onSend: (() => void) | null = null;
 
-  constructor(socket: GatewaySocket, limits: ConnectionLimits) {
+  constructor(socket: GatewaySocket, options: ConnectionOptions) {
     this.socket = socket;
-    this.#limits = limits;
+    this.#options = options;
     socket.connection = this;
   }
 
   /** Sends a control frame (encoded for this socket alone). */
   sendFrame(frame: ControlFrame): void {
-    this.sendEncoded(encodeFrame(frame));
+    if (this.sendEncoded(encodeFrame(frame))) this.#options.onControlFrame();
   }
 
   /**
@@ -62,12 +63,11 @@ export class Connection {
    */
   sendEncoded(data: string | Buffer): boolean {
     if (this.state === 'closing' || this.socket.readyState !== WebSocket.OPEN) return false;
-    if (this.socket.bufferedAmount + data.length > this.#limits.maxBufferedBytes) {
+    if (this.socket.bufferedAmount + data.length > this.#options.maxBufferedBytes) {
       this.close('GW_ERR_SLOW_CONSUMER');
       return false;
     }
     this.socket.send(data, { binary: false });
-    this.onSend?.();
     return true;
   }
 

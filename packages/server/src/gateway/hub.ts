@@ -92,6 +92,7 @@ export class Hub {
       const bytes = Buffer.from(message.encoded);
       for (const conn of targets) if (conn.sendEncoded(bytes)) sent++;
       this.#options.metrics.eventsDelivered.inc(sent);
+      this.#options.metrics.framesOut.inc(sent);
     }
     if (isUserEvent && targets && ENTITLEMENT_EVENTS.has(message.type)) {
       this.#options.onEntitlementChange(message.channel.slice(USER_PREFIX.length));

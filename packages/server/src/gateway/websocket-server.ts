@@ -27,7 +27,7 @@ import type { Metrics } from '../metrics.ts';
 import { verifyToken, type TokenOptions } from '../auth/tokens.ts';
 import { userExists } from '../db/users.ts';
 import { revokedPosts } from './channel-access.ts';
-import { Connection, GatewaySocket, type SocketOwner } from './connection.ts';
+import { Connection, GatewaySocket, type ConnectionOptions, type SocketOwner } from './connection.ts';
 import { FrameHandler } from './frame-handler.ts';
 import { Hub } from './hub.ts';
 
@@ -49,6 +49,7 @@ export class WebSocketGateway implements SocketOwner {
   readonly #frames: FrameHandler;
   readonly #connections = new Set<Connection>();
   readonly #heartbeat: NodeJS.Timeout;
+  readonly #connectionOptions: ConnectionOptions;
   #draining = false;
 
   constructor(options: WebSocketGatewayOptions) {
@@ -69,6 +70,10 @@ export class WebSocketGateway implements SocketOwner {
       maxChannelsPerSocket: limits.maxChannelsPerSocket,
       authenticate: (token) => this.#authenticate(token),
     });
+    this.#connectionOptions = {
+      maxBufferedBytes: limits.maxBufferedBytes,
+      onControlFrame: () => options.metrics.framesOut.inc(),
+    };
     this.#heartbeat = setInterval(() => this.#beat(), options.config.timings.heartbeatIntervalMs);
     this.#heartbeat.unref();
   }
@@ -116,8 +121,7 @@ export class WebSocketGateway implements SocketOwner {
   }
 
   #onConnection(ws: GatewaySocket, upgrade: { token: string } | { refused: Code } | null): void {
-    const conn = new Connection(ws, { maxBufferedBytes: this.#options.config.limits.maxBufferedBytes });
-    conn.onSend = () => this.#options.metrics.framesOut.inc();
+    const conn = new Connection(ws, this.#connectionOptions);
     this.#connections.add(conn);
     ws.on('message', socketOnMessage);
     ws.on('pong', socketOnPong);
