@@ -11,7 +11,7 @@ import { openDatabase, type Database } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
 import { unpublishedCount } from './db/outbox.ts';
 import { createBroker } from './broker/index.ts';
-import type { Broker } from './broker/broker.ts';
+import type { Broker, BrokerHandler } from './broker/broker.ts';
 import { Hub } from './gateway/hub.ts';
 import { WebSocketGateway } from './gateway/websocket-server.ts';
 import { buildApp } from './http/app.ts';
@@ -124,7 +124,7 @@ export class GatewayNode {
     });
     const tokens = { secret: options.secret, issuer: config.jwtIssuer, audience: config.jwtAudience };
     gateway = new WebSocketGateway({ config, db, hub, metrics, logger, tokens });
-    await broker.subscribe((message) => hub.deliver(message));
+    await subscribeOrCarryOn(broker, (message) => hub.deliver(message), logger);
     const relay = new OutboxRelay({
       db,
       broker,
@@ -199,5 +199,25 @@ export class GatewayNode {
     if (this.#ownsBroker) await this.broker.close();
     if (this.#ownsDb) await this.db.close();
     this.#logger.info('stopped');
+  }
+}
+
+const BROKER_WAIT_MS = 5000;
+
+/**
+ * Subscribes to the broker, waiting at most BROKER_WAIT_MS: a Redis that is down at boot must not hang the start.
+ * The subscription completes in the background once Redis is reachable; until then /readyz says the broker is down.
+ */
+async function subscribeOrCarryOn(broker: Broker, handler: BrokerHandler, logger: Logger): Promise<void> {
+  const subscribed = broker.subscribe(handler);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), BROKER_WAIT_MS);
+  });
+  const outcome = await Promise.race([subscribed.then(() => 'done' as const), late]);
+  clearTimeout(timer);
+  if (outcome === 'late') {
+    logger.warn('broker not reachable yet: serving, not ready until the subscription is made');
+    subscribed.catch((err: unknown) => logger.error({ err }, 'broker subscription failed'));
   }
 }

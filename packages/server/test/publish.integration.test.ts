@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { startGateway, TEST_API_KEY } from './helpers/gateway.ts';
 
 test('POST /v1/publish needs the API key; without a configured key it is 503', async (t) => {
@@ -72,4 +74,18 @@ test('health and readiness', async (t) => {
   }
   const notOnPublicPort = await fetch(`${gw.httpUrl}/metrics`);
   assert.equal(notOnPublicPort.status, 404, 'metrics are not on the public port');
+});
+
+test('with Redis unreachable at start the gateway still starts, healthy but not ready, and stops cleanly', async (t) => {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
+  const closedPort = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const started = Date.now();
+  const gw = await startGateway(t, { env: { REDIS_URL: `redis://127.0.0.1:${closedPort}` } });
+  assert.ok(Date.now() - started < 15_000, 'start does not hang');
+  assert.equal((await fetch(`${gw.httpUrl}/healthz`)).status, 200);
+  const ready = await fetch(`${gw.httpUrl}/readyz`);
+  assert.equal(ready.status, 503);
+  assert.equal(((await ready.json()) as any).checks.broker, false);
 });
