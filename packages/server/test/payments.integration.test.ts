@@ -283,3 +283,28 @@ test('locked reads leak no content or media', async (t) => {
   const badToken = await fetch(`${gw.httpUrl}/v1/posts/demo-post-free`, { headers: { authorization: 'Bearer nope' } });
   assert.equal(badToken.status, 401);
 });
+
+test('concurrent confirmations: the same signature is applied once; two payments for one pair are serialised', async (t) => {
+  const gw = await startGateway(t, { env });
+  const buyer = await gw.connect('demo-fan-none');
+  const body = purchase();
+  const same = await Promise.all(Array.from({ length: 5 }, () => confirm(gw.httpUrl, body)));
+  assert.deepEqual(same.map((r) => r.status), [200, 200, 200, 200, 200]);
+  assert.equal(same.filter((r) => !r.replayed).length, 1, 'applied once');
+  for (const r of same) assert.deepEqual(r.body, same[0]!.body);
+  await buyer.next('post-purchased');
+  assert.deepEqual(await buyer.none('post-purchased', 400), [], 'one event');
+
+  const rivals = await Promise.all([
+    confirm(gw.httpUrl, purchase({ postId: 'demo-post-priced-open', amount: 0.2 })),
+    confirm(gw.httpUrl, purchase({ postId: 'demo-post-priced-open', amount: 0.2 })),
+  ]);
+  assert.deepEqual(rivals.map((r) => r.status).sort(), [200, 409], 'a second payment for a bought post is refused');
+
+  const subs = await Promise.all([confirm(gw.httpUrl, subscription()), confirm(gw.httpUrl, subscription())]);
+  assert.deepEqual(subs.map((r) => r.status), [200, 200]);
+  assert.deepEqual(subs.map((r) => r.body.change).sort(), ['new', 'renewal'], 'the second payment renews, it does not overwrite');
+  const row = await subscriptionRow(gw, 'demo-fan-none', 'demo-creator');
+  const months = (row.validUntil.getTime() - Date.now()) / (30 * 86_400_000);
+  assert.ok(months > 1.8 && months < 2.2, `two payments, two months (${months.toFixed(2)})`);
+});

@@ -4,7 +4,7 @@
  * the transactions row, the purchase or subscription, the creator's notification, the outbox events, and the answer
  * itself (realtime.payment_confirmations), so a repeated confirmation returns the same answer and writes nothing.
  */
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { newSubscription, notificationCreated, postPurchased, type DomainEvent } from '../domain/events.ts';
 import { isPriced } from '../domain/entitlement.ts';
 import { unlockedPost } from '../domain/post-view.ts';
@@ -12,7 +12,7 @@ import { amountsMatch, tierPrice } from '../domain/pricing.ts';
 import { planSubscriptionChange } from '../domain/subscription-change.ts';
 import { normalizeTier, type PaidTier } from '../domain/tiers.ts';
 import { GatewayError } from '../errors.ts';
-import type { Orm, Tx } from './client.ts';
+import type { Orm, Queryable, Tx } from './client.ts';
 import { findSubscription } from './entitlements.ts';
 import { newId } from './ids.ts';
 import { insertNotification } from './notifications.ts';
@@ -63,20 +63,27 @@ export async function confirmPayment(
   const stored = await storedResult(db, confirmation);
   if (stored) return { result: stored, replayed: true };
   try {
-    const result = await db.transaction((tx) =>
-      confirmation.kind === 'post_purchase' ? applyPurchase(tx, confirmation, now) : applySubscription(tx, confirmation, now),
-    );
-    return { result, replayed: false };
+    return await db.transaction(async (tx) => {
+      // One confirmation at a time per buyer and post (or subscriber and creator): without this, two payments
+      // for a pair that has no row yet would both see "none" and the second would overwrite the first.
+      const target = confirmation.kind === 'post_purchase' ? confirmation.postId : confirmation.creatorId;
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${confirmation.kind}:${confirmation.userId}:${target}`}, 0))`);
+      const winner = await storedResult(tx, confirmation);
+      if (winner) return { result: winner, replayed: true };
+      const result =
+        confirmation.kind === 'post_purchase' ? await applyPurchase(tx, confirmation, now) : await applySubscription(tx, confirmation, now);
+      return { result, replayed: false };
+    });
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
-    // A concurrent confirmation of the same signature committed first.
+    // The same signature was committed meanwhile for another pair (or by another writer of `transactions`).
     const winner = await storedResult(db, confirmation);
     if (winner) return { result: winner, replayed: true };
     throw new GatewayError('GW_ERR_PAYMENT_CONFLICT', 'txSignature is already recorded in transactions', 'txSignature');
   }
 }
 
-async function storedResult(db: Orm, c: PaymentConfirmation): Promise<ConfirmationResult | null> {
+async function storedResult(db: Queryable, c: PaymentConfirmation): Promise<ConfirmationResult | null> {
   const [row] = await db
     .select({ result: paymentConfirmations.result })
     .from(paymentConfirmations)
