@@ -45,6 +45,8 @@ export class Connection {
   /** Incremented by every authentication attempt; a result whose generation is stale is ignored. */
   authGeneration = 0;
   authTimer: NodeJS.Timeout | null = null;
+  /** Incremented whenever an entitlement event reaches this socket; a subscribe checked across a change re-checks. */
+  entitlementEpoch = 0;
 
   constructor(socket: GatewaySocket, options: ConnectionOptions) {
     this.socket = socket;

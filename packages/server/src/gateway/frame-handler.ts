@@ -14,7 +14,7 @@ import type { Database } from '../db/client.ts';
 import { unreadNotifications } from '../db/notifications.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { authorizeChannel } from './channel-access.ts';
+import { authorizeChannel, type AccessResult } from './channel-access.ts';
 import type { Connection } from './connection.ts';
 import type { Hub } from './hub.ts';
 
@@ -61,9 +61,14 @@ export class FrameHandler {
     if (!conn.channels.has(key) && conn.channels.size >= this.#deps.maxChannelsPerSocket) {
       return this.#error(conn, 'GW_ERR_TOO_MANY_CHANNELS', Codes.GW_ERR_TOO_MANY_CHANNELS.reason, input);
     }
-    let access;
+    let access: AccessResult = { ok: false, code: 'GW_ERR_SUBSCRIBE_FAILED' };
     try {
-      access = await authorizeChannel(this.#deps.db.orm, conn.userId!, channel);
+      // An entitlement event that arrives while the check runs may have been missed by it: check again (bounded).
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const epoch = conn.entitlementEpoch;
+        access = await authorizeChannel(this.#deps.db.orm, conn.userId!, channel);
+        if (epoch === conn.entitlementEpoch) break;
+      }
     } catch (err) {
       this.#deps.logger.error({ err, channelType: channel.type }, 'channel access check failed');
       return this.#error(conn, 'GW_ERR_SUBSCRIBE_FAILED', Codes.GW_ERR_SUBSCRIBE_FAILED.reason, input);

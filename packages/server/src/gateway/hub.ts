@@ -95,6 +95,7 @@ export class Hub {
       this.#options.metrics.framesOut.inc(sent);
     }
     if (isUserEvent && targets && ENTITLEMENT_EVENTS.has(message.type)) {
+      for (const conn of targets) conn.entitlementEpoch++;
       this.#options.onEntitlementChange(message.channel.slice(USER_PREFIX.length));
     }
     return sent;
