@@ -1,5 +1,6 @@
-import { and, desc, eq, inArray } from 'drizzle-orm';
+import { desc, eq, inArray } from 'drizzle-orm';
 import type { Queryable } from './client.ts';
+import type { ViewablePost } from '../domain/post-view.ts';
 import { posts } from './schema.ts';
 
 /** The post columns the gateway reads: access facts and the content a permitted reader gets. */
@@ -24,26 +25,8 @@ const postColumns = {
   updatedAt: posts.updatedAt,
 };
 
-export type PostRow = {
-  id: string;
-  creatorId: string;
-  title: string;
-  content: string;
-  type: string;
-  category: string | null;
-  mediaUrl: string | null;
-  thumbnail: string | null;
-  isLocked: boolean;
-  isPremium: boolean;
-  isSellable: boolean;
-  price: number | null;
-  currency: string;
-  minSubscriptionTier: string | null;
-  likesCount: number;
-  commentsCount: number;
-  createdAt: Date;
-  updatedAt: Date;
-};
+/** A post as the gateway reads it: the columns of `postColumns`. */
+export type PostRow = ViewablePost;
 
 export async function findPost(db: Queryable, postId: string): Promise<PostRow | null> {
   const rows = await db.select(postColumns).from(posts).where(eq(posts.id, postId)).limit(1);
@@ -64,7 +47,7 @@ export async function listCreatorPosts(
   return db
     .select(postColumns)
     .from(posts)
-    .where(and(eq(posts.creatorId, creatorId)))
+    .where(eq(posts.creatorId, creatorId))
     .orderBy(desc(posts.createdAt), desc(posts.id))
     .limit(options.limit)
     .offset(options.offset ?? 0);
