@@ -192,12 +192,22 @@ export class GatewayNode {
     this.#logger.info({ sockets: this.gateway.socketCount, drainMs }, 'draining');
     await this.gateway.drain(drainMs);
     this.gateway.close();
-    await this.expirySweep.stop();
-    await this.relay.stop();
-    await this.app.close();
-    if (this.#metricsServer) await new Promise<void>((resolve) => this.#metricsServer!.close(() => resolve()));
-    if (this.#ownsBroker) await this.broker.close();
-    if (this.#ownsDb) await this.db.close();
+    // Each part is stopped even when an earlier one fails (e.g. the database went away), so exit never hangs.
+    const steps: [string, () => Promise<unknown>][] = [
+      ['expiry sweep', () => this.expirySweep.stop()],
+      ['outbox relay', () => this.relay.stop()],
+      ['http server', () => this.app.close()],
+      ['metrics server', () => new Promise<void>((resolve) => (this.#metricsServer ? this.#metricsServer.close(() => resolve()) : resolve()))],
+      ['broker', () => (this.#ownsBroker ? this.broker.close() : Promise.resolve())],
+      ['database', () => (this.#ownsDb ? this.db.close() : Promise.resolve())],
+    ];
+    for (const [part, stop] of steps) {
+      try {
+        await stop();
+      } catch (err) {
+        this.#logger.warn({ err, part }, 'could not stop cleanly');
+      }
+    }
     this.#logger.info('stopped');
   }
 }

@@ -53,3 +53,22 @@ test('too many frames waiting before authentication close the socket (4010)', as
   const closed = await client.closed;
   assert.deepEqual([closed.code, closed.reason], [4010, 'too many frames waiting to be processed']);
 });
+
+test('when the database is gone, a connect closes with 1011 (retry later), not 4001, and the node still stops', async (t) => {
+  const { createTestDatabase } = await import('./helpers/database.ts');
+  const { seed } = await import('../src/db/seed.ts');
+  const dropLater: (() => unknown)[] = [];
+  const { db } = await createTestDatabase({ after: (fn) => void dropLater.push(fn) });
+  await seed(db);
+  const gw = await startGateway(t, { db, seed: false });
+  t.after(async () => {
+    for (const fn of dropLater) await fn(); // after the gateway's own teardown (hooks run in order)
+  });
+  const token = await gw.token('demo-fan-basic');
+  await db.close();
+  const client = new TestClient(`${gw.wsUrl}?token=${token}`);
+  const closed = await client.closed;
+  assert.deepEqual([closed.code, closed.reason], [1011, 'internal error']);
+  assert.equal((await fetch(`${gw.httpUrl}/readyz`)).status, 503);
+  await gw.node.shutdown(0);
+});

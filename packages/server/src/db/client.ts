@@ -30,6 +30,7 @@ export interface Database {
    * prepared statement ("cannot insert multiple commands into a prepared statement").
    */
   execScript(on: Queryable, script: string): Promise<void>;
+  /** Closes the pool or the embedded database; a second call does nothing. */
   close(): Promise<void>;
 }
 
@@ -68,7 +69,7 @@ async function openPglite(client: PGlite): Promise<Database> {
       await pgliteHandle(on, orm, client).exec(script);
     },
     async close() {
-      await client.close();
+      if (!client.closed) await client.close();
     },
   };
 }
@@ -99,6 +100,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
       await on.execute(sql.raw(script));
     },
     async close() {
+      if (pool.ended) return;
       await Promise.all([...listeners].map((l) => l.stop()));
       await pool.end();
     },

@@ -168,8 +168,11 @@ export class WebSocketGateway implements SocketOwner {
       },
       (err: unknown) => {
         if (generation !== conn.authGeneration) return;
-        if (!isGatewayError(err)) this.#options.logger.error({ err }, 'authentication failed unexpectedly');
-        this.#failAuth(conn, isGatewayError(err) ? err.code : 'GW_ERR_AUTH_INVALID');
+        if (isGatewayError(err)) return this.#failAuth(conn, err.code);
+        // Not the token's fault (e.g. the database is down): 1011, so the client retries with the same token.
+        this.#options.logger.error({ err }, 'authentication could not be checked');
+        this.#options.metrics.errors.inc({ code: 'GW_ERR_INTERNAL' });
+        conn.close('GW_ERR_INTERNAL');
       },
     );
   }
