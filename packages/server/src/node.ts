@@ -3,6 +3,7 @@
  * metrics listener, started in dependency order and stopped in reverse.
  */
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
@@ -20,7 +21,6 @@ import { Metrics } from './metrics.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { OutboxRelay } from './outbox/relay.ts';
 import { ExpirySweep } from './outbox/expiry-sweep.ts';
-import { join } from 'node:path';
 
 export interface StartOptions {
   readonly config: Config;
@@ -97,14 +97,7 @@ export class GatewayNode {
   static async start(options: StartOptions): Promise<GatewayNode> {
     const { config, logger } = options;
     const metrics = new Metrics({ defaultMetrics: options.metrics !== false });
-    const onDriverError = (err: Error) => logger.warn({ err }, 'database connection error');
-    const db =
-      options.db ??
-      (await openDatabase({
-        url: config.databaseUrl ?? undefined,
-        dataDir: config.databaseUrl ? undefined : join(config.dataDir, 'pglite'),
-        onError: onDriverError,
-      }));
+    const db = options.db ?? (await openConfiguredDatabase(config, logger));
     metrics.countPendingOutbox = () => unpublishedCount(db.orm);
     if (config.migrateOnStart) {
       const result = await migrate(db);
@@ -210,6 +203,15 @@ export class GatewayNode {
     }
     this.#logger.info('stopped');
   }
+}
+
+/** The database of the configuration: PostgreSQL at DATABASE_URL, else the embedded PGlite in DATA_DIR/pglite. */
+export function openConfiguredDatabase(config: Config, logger: Logger): Promise<Database> {
+  return openDatabase({
+    url: config.databaseUrl ?? undefined,
+    dataDir: config.databaseUrl ? undefined : join(config.dataDir, 'pglite'),
+    onError: (err) => logger.warn({ err }, 'database connection error'),
+  });
 }
 
 const BROKER_WAIT_MS = 5000;

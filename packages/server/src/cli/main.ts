@@ -4,14 +4,13 @@
  */
 import { ConfigError, loadConfig, type Config } from '../config/config.ts';
 import { loadOrCreateDevSecret } from '../config/dev-secret.ts';
-import { openDatabase, type Database } from '../db/client.ts';
+import type { Database } from '../db/client.ts';
 import { migrate } from '../db/migrate.ts';
 import { seed } from '../db/seed.ts';
 import { mintToken } from '../auth/tokens.ts';
 import { pino } from 'pino';
 import { createLogger, type Logger } from '../logger.ts';
-import { GatewayNode } from '../node.ts';
-import { join } from 'node:path';
+import { GatewayNode, openConfiguredDatabase } from '../node.ts';
 
 const USAGE = `usage: fonana-realtime <command>
 
@@ -78,14 +77,6 @@ async function resolveSecret(config: Config, logger: Logger): Promise<string> {
     'NEXTAUTH_SECRET is not set: using a random development secret kept in the data folder (tokens minted by the platform will not verify; set NEXTAUTH_SECRET to share its key)',
   );
   return dev.secret;
-}
-
-function openConfiguredDatabase(config: Config, logger: Logger): Promise<Database> {
-  return openDatabase({
-    url: config.databaseUrl ?? undefined,
-    dataDir: config.databaseUrl ? undefined : join(config.dataDir, 'pglite'),
-    onError: (err) => logger.warn({ err }, 'database connection error'),
-  });
 }
 
 async function withDatabase(config: Config, logger: Logger, work: (db: Database) => Promise<void>): Promise<number> {

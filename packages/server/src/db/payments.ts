@@ -177,13 +177,9 @@ async function applySubscription(tx: Tx, c: SubscriptionConfirmation, now: Date)
   if (c.currency.toUpperCase() !== TIER_CURRENCY) throw invalid(`currency: subscriptions are priced in ${TIER_CURRENCY}`, 'currency');
   if (!amountsMatch(c.amount, offer.price)) throw invalid(`amount: does not match the ${tier} price ${offer.price} ${TIER_CURRENCY}`, 'amount');
 
-  const [current] = await tx
-    .select({ id: subscriptions.id })
-    .from(subscriptions)
-    .where(and(eq(subscriptions.userId, c.userId), eq(subscriptions.creatorId, c.creatorId)))
-    .for('update');
-  const facts = current ? await findSubscription(tx, c.userId, c.creatorId) : null;
-  const change = planSubscriptionChange(facts, tier, now);
+  // The pair's advisory lock (confirmPayment) keeps this row from changing under us.
+  const current = await findSubscription(tx, c.userId, c.creatorId);
+  const change = planSubscriptionChange(current, tier, now);
   if (change.kind === 'conflict') throw new GatewayError('GW_ERR_PAYMENT_CONFLICT', change.reason, 'plan');
 
   const state = {
