@@ -13,4 +13,14 @@ export {
   type SubscribableChannelType,
 } from './channels.ts';
 export * from './messages.ts';
-export { decodeClientFrame, encodeFrame, type DecodeResult, type DecodedClientFrame } from './codec.ts';
+export {
+  decodeClientFrame,
+  echoChannel,
+  encodeFrame,
+  nestingDepthExceeds,
+  MAX_FRAME_DEPTH,
+  type ChannelEcho,
+  type DecodeFailure,
+  type DecodeResult,
+  type DecodedClientFrame,
+} from './codec.ts';

@@ -1,4 +1,5 @@
 import type { ChannelObject } from './channels.ts';
+import type { ChannelEcho } from './codec.ts';
 import type { Code } from './codes.ts';
 
 /** Version of the wire protocol described in docs/protocol.md. */
@@ -30,7 +31,8 @@ export interface UnsubscribedFrame {
   data: { channel: ChannelObject | string; channelKey: string; reason?: UnsubscribeReason };
 }
 export interface PongFrame { type: 'pong'; data: { serverTime: number } }
-export interface ErrorFrame { type: 'error'; data: { code: Code; message: string; channel?: ChannelObject | string } }
+/** `channel` names the channel a refused subscribe/unsubscribe was about (a bounded echo when it was malformed). */
+export interface ErrorFrame { type: 'error'; data: { code: Code; message: string; channel?: ChannelObject | ChannelEcho } }
 export interface UnreadNotificationsFrame {
   type: 'unread_notifications';
   data: { notifications: NotificationRow[]; count: number };

@@ -130,3 +130,22 @@ test('encodeFrame serialises server frames as JSON', () => {
   const frame = { type: 'pong', data: { serverTime: 1 } };
   assert.equal(encodeFrame(frame), '{"type":"pong","data":{"serverTime":1}}');
 });
+
+test('nesting depth is bounded before parsing; brackets inside strings do not count', async () => {
+  const { nestingDepthExceeds, MAX_FRAME_DEPTH } = await import('../src/codec.ts');
+  assert.equal(nestingDepthExceeds('{"a":[{"b":1}]}', 3), false);
+  assert.equal(nestingDepthExceeds('{"a":[{"b":[1]}]}', 3), true);
+  assert.equal(nestingDepthExceeds('{"a":"[[[[[[[[[[{{{{{{\\"[[[["}', 1), false);
+  const deep = decodeClientFrame(`{"type":"ping","x":${'['.repeat(MAX_FRAME_DEPTH)}${']'.repeat(MAX_FRAME_DEPTH)}}`);
+  assert.equal(deep.ok, false);
+  assert.equal(!deep.ok && deep.code, 'GW_ERR_BAD_FRAME');
+});
+
+test('a valid channel is echoed as its own fields only; an unknown one is echoed cut short', () => {
+  const ok = decodeClientFrame(JSON.stringify({ type: 'subscribe', channel: { type: 'post', postId: 'p1', junk: { a: 1 } } }));
+  assert.ok(ok.ok && ok.frame.type === 'subscribe');
+  assert.deepEqual(ok.ok && ok.frame.type === 'subscribe' && ok.frame.channelInput, { type: 'post', postId: 'p1' });
+  const bad = decodeClientFrame(JSON.stringify({ type: 'subscribe', channel: 'nope:' + 'x'.repeat(500) }));
+  assert.ok(!bad.ok);
+  assert.equal(!bad.ok && (bad.channel as string).length, 160);
+});

@@ -126,6 +126,7 @@ async function serve(config: Config, logger: Logger, demo: boolean): Promise<num
     });
   }
   const node = await GatewayNode.start({ config, logger, secret });
+  keepServingOnStrayErrors(logger);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal }, 'shutdown requested');
@@ -142,4 +143,14 @@ async function serve(config: Config, logger: Logger, demo: boolean): Promise<num
     process.on('SIGINT', onInt);
   });
   return 0;
+}
+
+/**
+ * Last resort of a serving process: an error that escaped every handler is logged and the process keeps serving its
+ * other sockets, instead of dropping every user for one bug. Each path that handles client input catches on its own;
+ * this only keeps a missed path from becoming a crash.
+ */
+function keepServingOnStrayErrors(logger: Logger): void {
+  process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception; still serving'));
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection; still serving'));
 }

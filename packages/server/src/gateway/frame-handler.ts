@@ -7,6 +7,7 @@ import {
   Codes,
   decodeClientFrame,
   type Channel,
+  type ChannelEcho,
   type ChannelObject,
   type Code,
 } from '@fonana-realtime/protocol';
@@ -40,7 +41,7 @@ export class FrameHandler {
     const decoded = decodeClientFrame(text);
     if (!decoded.ok) {
       this.#deps.metrics.framesIn.inc({ type: 'invalid' });
-      return this.#error(conn, decoded.code, decoded.message);
+      return this.#error(conn, decoded.code, decoded.message, decoded.channel);
     }
     const frame = decoded.frame;
     this.#deps.metrics.framesIn.inc({ type: frame.type });
@@ -48,9 +49,9 @@ export class FrameHandler {
       case 'ping':
         return conn.sendFrame({ type: 'pong', data: { serverTime: Date.now() } });
       case 'subscribe':
-        return this.#subscribe(conn, frame.channel, frame.channelInput as ChannelObject | string);
+        return this.#subscribe(conn, frame.channel, frame.channelInput);
       case 'unsubscribe':
-        return this.#unsubscribe(conn, frame.channel, frame.channelInput as ChannelObject | string);
+        return this.#unsubscribe(conn, frame.channel, frame.channelInput);
       case 'auth':
         return this.#reauthenticate(conn, frame.token);
     }
@@ -110,7 +111,7 @@ export class FrameHandler {
     }
   }
 
-  #error(conn: Connection, code: Code, message: string, channel?: ChannelObject | string): void {
+  #error(conn: Connection, code: Code, message: string, channel?: ChannelObject | ChannelEcho): void {
     this.#deps.metrics.errors.inc({ code });
     conn.sendFrame({ type: 'error', data: { code, message, ...(channel === undefined ? {} : { channel }) } });
   }

@@ -133,8 +133,18 @@ export class WebSocketGateway implements SocketOwner {
     if (upgrade) this.#startAuth(conn, upgrade.token);
   }
 
-  /** A frame arrived: authenticate with it, or queue it and run the inbox. */
+  /** A frame arrived: authenticate with it, or queue it and run the inbox. Never throws into the socket's emitter. */
   receive(conn: Connection, text: string): void {
+    try {
+      this.#receive(conn, text);
+    } catch (err) {
+      this.#options.logger.error({ err, connectionId: conn.id }, 'frame could not be received');
+      this.#options.metrics.errors.inc({ code: 'GW_ERR_INTERNAL' });
+      conn.close('GW_ERR_INTERNAL');
+    }
+  }
+
+  #receive(conn: Connection, text: string): void {
     if (conn.state === 'closing') return;
     conn.lastSeen = Date.now();
     conn.framesReceived++;
@@ -153,7 +163,15 @@ export class WebSocketGateway implements SocketOwner {
     conn.processing = true;
     try {
       while (conn.inbox.length > 0 && conn.state === 'open') {
-        await this.#frames.handle(conn, conn.inbox.shift()!);
+        const text = conn.inbox.shift()!;
+        try {
+          await this.#frames.handle(conn, text);
+        } catch (err) {
+          // A frame may only ever hurt its own socket: answer it, keep the socket and the process.
+          this.#options.logger.error({ err, connectionId: conn.id }, 'frame handling failed');
+          this.#options.metrics.errors.inc({ code: 'GW_ERR_INTERNAL' });
+          conn.sendFrame({ type: 'error', data: { code: 'GW_ERR_INTERNAL', message: 'the frame could not be handled' } });
+        }
       }
     } finally {
       conn.processing = false;
