@@ -5,6 +5,7 @@ import { startGateway, type TestGateway } from '../../server/test/helpers/gatewa
 import { TEST_WEBHOOK_SECRET } from '../../server/test/helpers/payments.ts';
 import { seed } from '../../server/src/db/seed.ts';
 import type { Database } from '../../server/src/db/client.ts';
+import type { DemoOptions } from '../../server/src/http/routes/demo.ts';
 import {
   createClient,
   type ClientEvents,
@@ -30,7 +31,11 @@ export interface RestartableGateway {
   start(): Promise<void>;
 }
 
-export async function startRestartableGateway(t: After, env: Record<string, string> = {}): Promise<RestartableGateway> {
+export async function startRestartableGateway(
+  t: After,
+  env: Record<string, string> = {},
+  options: { demo?: DemoOptions } = {},
+): Promise<RestartableGateway> {
   // One teardown list run in reverse: every node stops before the database they share is closed.
   const teardown: (() => unknown)[] = [];
   t.after(async () => {
@@ -40,7 +45,7 @@ export async function startRestartableGateway(t: After, env: Record<string, stri
   const { db } = await createTestDatabase(scope);
   await seed(db);
   const fullEnv = { PAYMENT_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, ...env };
-  let current = await startGateway(scope, { db, seed: false, env: fullEnv });
+  let current = await startGateway(scope, { db, seed: false, env: fullEnv, ...options });
   const port = String(current.node.port);
   return {
     get current() {
@@ -51,7 +56,7 @@ export async function startRestartableGateway(t: After, env: Record<string, stri
     httpUrl: current.httpUrl,
     stop: () => current.node.shutdown(0),
     async start() {
-      current = await startGateway(scope, { db, seed: false, env: { ...fullEnv, PORT: port } });
+      current = await startGateway(scope, { db, seed: false, env: { ...fullEnv, PORT: port }, ...options });
     },
   };
 }

@@ -16,6 +16,7 @@ import type { Broker, BrokerHandler } from './broker/broker.ts';
 import { Hub } from './gateway/hub.ts';
 import { WebSocketGateway } from './gateway/websocket-server.ts';
 import { buildApp } from './http/app.ts';
+import type { DemoOptions } from './http/routes/demo.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
 import { startMetricsServer } from './metrics-server.ts';
@@ -33,6 +34,8 @@ export interface StartOptions {
   readonly broker?: Broker;
   /** Whether to serve the metrics listener. Default true. */
   readonly metrics?: boolean;
+  /** Demo mode (`fonana-realtime demo`): serve the demo page and its routes. Never in `serve`. */
+  readonly demo?: DemoOptions;
 }
 
 export class GatewayNode {
@@ -130,7 +133,15 @@ export class GatewayNode {
       },
     });
     let node: GatewayNode | null = null;
-    const app = await buildApp({ config, db, logger, tokens, readiness: () => node!.readiness() });
+    const selfUrl = () => `http://${loopbackFor(config.host)}:${node!.port}`;
+    const app = await buildApp({
+      config,
+      db,
+      logger,
+      tokens,
+      readiness: () => node!.readiness(),
+      ...(options.demo ? { demo: { ...options.demo, selfUrl } } : {}),
+    });
     const expirySweep = new ExpirySweep({ db, logger, intervalMs: config.timings.expirySweepMs });
     node = new GatewayNode({
       config,
@@ -212,6 +223,13 @@ export function openConfiguredDatabase(config: Config, logger: Logger): Promise<
     dataDir: config.databaseUrl ? undefined : join(config.dataDir, 'pglite'),
     onError: (err) => logger.warn({ err }, 'database connection error'),
   });
+}
+
+/** An address to reach this process's own listener: loopback when it listens on every interface. */
+function loopbackFor(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 const BROKER_WAIT_MS = 5000;

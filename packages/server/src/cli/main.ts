@@ -11,6 +11,9 @@ import { mintToken } from '../auth/tokens.ts';
 import { pino } from 'pino';
 import { createLogger, type Logger } from '../logger.ts';
 import { GatewayNode, openConfiguredDatabase } from '../node.ts';
+import { withDemoKeys } from '../config/demo-keys.ts';
+import type { DemoOptions } from '../http/routes/demo.ts';
+import { ensureDemoPage } from './demo-page.ts';
 
 const USAGE = `usage: fonana-realtime <command>
 
@@ -118,14 +121,28 @@ async function token(config: Config, logger: Logger, args: readonly string[]): P
 }
 
 async function serve(config: Config, logger: Logger, demo: boolean): Promise<number> {
+  let demoOptions: DemoOptions | undefined;
+  // The demo page's address comes first, on its own plain line, above everything else.
+  if (demo && config.port !== 0) process.stdout.write(`${demoPageUrl(config, config.port)}\n`);
   const secret = await resolveSecret(config, logger);
   if (demo) {
+    const keys = await withDemoKeys(config);
+    config = keys.config;
+    const page = await ensureDemoPage();
+    if (page.problem) process.stdout.write(`demo page not served: ${page.problem}\n`);
+    demoOptions = { pageDir: page.pageDir };
     await withDatabase(config, logger, async (db) => {
       await migrate(db);
       await seedAndPrint(db, config, secret);
     });
+    const where = [
+      keys.files.apiKey ? `REALTIME_API_KEY in ${keys.files.apiKey}` : 'REALTIME_API_KEY from the environment',
+      keys.files.webhookSecret ? `PAYMENT_WEBHOOK_SECRET in ${keys.files.webhookSecret}` : 'PAYMENT_WEBHOOK_SECRET from the environment',
+    ];
+    process.stdout.write(`demo keys (the demo's payment route uses them): ${where.join(', ')}\n`);
   }
-  const node = await GatewayNode.start({ config, logger, secret });
+  const node = await GatewayNode.start({ config, logger, secret, ...(demoOptions ? { demo: demoOptions } : {}) });
+  if (demo && config.port === 0) process.stdout.write(`${demoPageUrl(config, node.port)}\n`);
   keepServingOnStrayErrors(logger);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -143,6 +160,12 @@ async function serve(config: Config, logger: Logger, demo: boolean): Promise<num
     process.on('SIGINT', onInt);
   });
   return 0;
+}
+
+/** The demo page's address as a browser on this machine reaches it. */
+function demoPageUrl(config: Config, port: number): string {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `demo page: http://${host}:${port}/`;
 }
 
 /**

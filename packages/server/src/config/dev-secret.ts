@@ -9,8 +9,13 @@ import { join } from 'node:path';
 export const DEV_SECRET_FILE = 'nextauth-secret.dev';
 
 /** Returns the secret kept in `dataDir`, creating it on first use; `created` tells whether it was just made. */
-export async function loadOrCreateDevSecret(dataDir: string): Promise<{ secret: string; path: string; created: boolean }> {
-  const path = join(dataDir, DEV_SECRET_FILE);
+export function loadOrCreateDevSecret(dataDir: string): Promise<{ secret: string; path: string; created: boolean }> {
+  return loadOrCreateSecretFile(dataDir, DEV_SECRET_FILE);
+}
+
+/** A random secret kept in `dataDir/file` (mode 0600), made on first use; the demo's API key and webhook secret too. */
+export async function loadOrCreateSecretFile(dataDir: string, file: string): Promise<{ secret: string; path: string; created: boolean }> {
+  const path = join(dataDir, file);
   try {
     const secret = (await readFile(path, 'utf8')).trim();
     if (secret.length >= 32) return { secret, path, created: false };

@@ -14,6 +14,7 @@ import { paymentRoutes } from './routes/payments.ts';
 import { postRoutes } from './routes/posts.ts';
 import { publishRoutes } from './routes/publish.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
+import { demoRoutes, type DemoOptions } from './routes/demo.ts';
 import type { TokenOptions } from '../auth/tokens.ts';
 
 export interface AppDeps {
@@ -22,6 +23,8 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly tokens: TokenOptions;
   readonly readiness: () => Promise<Readiness>;
+  /** Demo mode only: the demo page and its routes (routes/demo.ts). */
+  readonly demo?: DemoOptions & { selfUrl: () => string };
 }
 
 const BODY_LIMIT_BYTES = 256 * 1024;
@@ -57,6 +60,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(paymentRoutes, v1);
   await app.register(subscriptionRoutes, v1);
   await app.register(postRoutes, { ...v1, tokens: deps.tokens });
+  if (deps.demo) {
+    await app.register(demoRoutes, { db: deps.db, config: deps.config, tokens: deps.tokens, demo: deps.demo, selfUrl: deps.demo.selfUrl });
+  }
   return app;
 }
 

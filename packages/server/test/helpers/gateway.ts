@@ -6,6 +6,7 @@ import { GatewayNode } from '../../src/node.ts';
 import { mintToken } from '../../src/auth/tokens.ts';
 import type { Broker } from '../../src/broker/broker.ts';
 import type { Database } from '../../src/db/client.ts';
+import type { DemoOptions } from '../../src/http/routes/demo.ts';
 import { seed } from '../../src/db/seed.ts';
 import { createTestDatabase } from './database.ts';
 import { TestClient } from './ws-client.ts';
@@ -29,7 +30,7 @@ type After = { after(fn: () => unknown): void };
 
 export async function startGateway(
   t: After,
-  options: { env?: Record<string, string>; db?: Database; broker?: Broker; seed?: boolean; logger?: Logger } = {},
+  options: { env?: Record<string, string>; db?: Database; broker?: Broker; seed?: boolean; logger?: Logger; demo?: DemoOptions } = {},
 ): Promise<TestGateway> {
   // node:test runs `after` hooks in the order they were added; tear down in reverse (node first, then its database).
   const teardown: (() => unknown)[] = [];
@@ -57,6 +58,7 @@ export async function startGateway(
     secret: config.nextAuthSecret!,
     db,
     ...(options.broker ? { broker: options.broker } : {}),
+    ...(options.demo ? { demo: options.demo } : {}),
   });
   teardown.push(() => node.shutdown(0));
   const httpUrl = `http://127.0.0.1:${node.port}`;
