@@ -110,6 +110,7 @@ export class RealtimeClient<Custom extends EventMap = {}> {
   readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #detach: (() => void)[] = [];
   #paused = false;
+  #unread: { notifications: NotificationRow[]; count: number } | null = null;
 
   constructor(options: ClientOptions) {
     this.#options = options;
@@ -133,6 +134,11 @@ export class RealtimeClient<Custom extends EventMap = {}> {
   /** The user's own channel (`user_<id>`): purchases, subscription changes, notifications. Null before `connected`. */
   get user(): Subscription<Events<Custom>> | null {
     return this.#user;
+  }
+
+  /** The last `unread_notifications` the gateway sent (null before subscribing to one's own notifications). */
+  get unread(): { notifications: NotificationRow[]; count: number } | null {
+    return this.#unread;
   }
 
   /** Delay caps and attempts of the reconnect loop (read-only view, for indicators and tests). */
@@ -369,6 +375,7 @@ export class RealtimeClient<Custom extends EventMap = {}> {
       case 'token-expiring':
         return void this.#refresh();
       case 'unread_notifications':
+        this.#unread = frame.data;
         return this.#emitter.emit('unread', frame.data);
       case 'error':
         return this.#onError(frame.data ?? {});
