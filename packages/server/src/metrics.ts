@@ -25,6 +25,11 @@ export class Metrics {
     help: 'Event frames delivered to sockets',
     registers: [this.registry],
   });
+  readonly brokerMessagesReceived = new Counter({
+    name: 'realtime_broker_messages_received_total',
+    help: 'Event messages this node received from the broker (only channels it has local subscribers for)',
+    registers: [this.registry],
+  });
   readonly authFailures = new Counter({
     name: 'realtime_auth_failures_total',
     help: 'Rejected authentications by code',

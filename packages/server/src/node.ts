@@ -111,22 +111,32 @@ export class GatewayNode {
       createBroker({
         redisUrl: config.redisUrl ?? undefined,
         prefix: config.redisPrefix,
-        onError: (err) => logger.warn({ err }, 'broker problem (connection, subscription or handler)'),
+        onError: (err) => logger.warn({ err: err.message }, 'broker problem (connection, subscription or handler)'),
+        onRecovered: (message) => logger.info(message),
       });
     let gateway: WebSocketGateway | null = null;
     const hub = new Hub({
       metrics,
+      routing: broker,
       onEntitlementChange: (userId) => void gateway?.recheckPostAccess(userId),
     });
     const tokens = { secret: options.secret, issuer: config.jwtIssuer, audience: config.jwtAudience };
     gateway = new WebSocketGateway({ config, db, hub, metrics, logger, tokens });
-    await subscribeOrCarryOn(broker, (message) => hub.deliver(message), logger);
+    await subscribeOrCarryOn(
+      broker,
+      (message) => {
+        metrics.brokerMessagesReceived.inc();
+        hub.deliver(message);
+      },
+      logger,
+    );
     const relay = new OutboxRelay({
       db,
       broker,
       logger,
       pollMs: config.timings.outboxPollMs,
       retentionMs: config.timings.outboxRetentionMs,
+      partitions: config.outbox.partitions,
       onPublished: (count, lagMs) => {
         metrics.outboxPublished.inc(count);
         metrics.outboxLag.observe(lagMs / 1000);

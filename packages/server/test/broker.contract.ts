@@ -123,6 +123,51 @@ export function brokerContract(name: string, makeBroker: BrokerFactory): void {
     cluster.assertNoErrors();
   });
 
+  test(`${name}: a node receives only the channels it added, from when it added them until it removed them`, async (t) => {
+    const cluster = makeCluster(t, makeBroker);
+    const [a, b] = [await cluster.node(), await cluster.node()];
+    const [inboxA, inboxB] = [await subscribed(a, ['post_a']), await subscribed(b, ['post_b'])];
+    const toA = message('to-a', 'post_a', 1, 'a');
+    const toB = message('to-b', 'post_b', 1, 'b');
+    const toNobody = message('to-nobody', 'post_c', 1, 'c');
+    await a.publish([toNobody, toA, toB]);
+    // Each node's next message is its own: the other channels never reached it.
+    assert.deepEqual(await inboxA.next(1), [toA]);
+    assert.deepEqual(await inboxB.next(1), [toB]);
+
+    await b.addChannels(['post_a', 'post_a']);
+    const second = message('to-a-2', 'post_a', 2, 'a');
+    await a.publish([second]);
+    assert.deepEqual(await inboxA.next(1), [second]);
+    assert.deepEqual(await inboxB.next(1), [second]);
+
+    await b.removeChannels(['post_a']);
+    const third = message('to-a-3', 'post_a', 3, 'a');
+    const sentinelB = message('sentinel-b', 'post_b', 2, 'b');
+    await a.publish([third, sentinelB]);
+    assert.deepEqual(await inboxA.next(1), [third]);
+    assert.deepEqual(await inboxB.next(1), [sentinelB], 'post_a no longer reaches b');
+    cluster.assertNoErrors();
+  });
+
+  test(`${name}: 2,500 channels added at once are all routed; added and removed in one turn ends removed`, async (t) => {
+    const cluster = makeCluster(t, makeBroker);
+    const broker = await cluster.node();
+    const channels = Array.from({ length: 2500 }, (_, i) => `user_${i}`);
+    const inbox = await subscribed(broker, []);
+    await Promise.all([broker.addChannels(channels.slice(0, 1000)), broker.addChannels(channels.slice(1000))]);
+    await Promise.all([broker.addChannels(['post_gone']), broker.removeChannels(['post_gone'])]);
+    const sent = [0, 999, 1000, 2499].map((i) => message(`m${i}`, channels[i]!, 1, i));
+    await broker.publish([message('gone', 'post_gone', 1, 0), ...sent]);
+    assert.deepEqual(await inbox.next(4), sent);
+    await broker.removeChannels(channels);
+    const last = message('last', 'post_last', 1, 0);
+    await broker.addChannels(['post_last']);
+    await broker.publish([message('after-remove', 'user_0', 2, 0), last]);
+    assert.deepEqual(await inbox.next(1), [last]);
+    cluster.assertNoErrors();
+  });
+
   test(`${name}: healthy once subscribed`, async (t) => {
     const cluster = makeCluster(t, makeBroker);
     const broker = await cluster.node();
@@ -145,14 +190,18 @@ export interface Inbox {
   next(count: number): Promise<BrokerMessage[]>;
 }
 
-/** Subscribes a handler that collects messages. */
-export async function subscribed(broker: Broker): Promise<Inbox> {
+/** The channels the suite publishes on; `subscribed` routes them all to the node unless told otherwise. */
+const TEST_CHANNELS = ['post_1', 'post_9', 'post_ß', 'user_42', 'creator_7'];
+
+/** Subscribes a handler that collects messages, with `channels` routed to the node. */
+export async function subscribed(broker: Broker, channels: readonly string[] = TEST_CHANNELS): Promise<Inbox> {
   const received: BrokerMessage[] = [];
   let wake: (() => void) | null = null;
   await broker.subscribe((m) => {
     received.push(m);
     wake?.();
   });
+  await broker.addChannels(channels);
   let taken = 0;
   return {
     async next(count) {

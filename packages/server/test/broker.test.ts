@@ -9,7 +9,8 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { test, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import { createBroker, MemoryBroker, RedisBroker, type Broker, type BrokerMessage } from '../src/broker/index.ts';
-import { brokerContract, message, until } from './broker.contract.ts';
+import { brokerContract, message, subscribed, until } from './broker.contract.ts';
+import { startOwnRedis } from './helpers/redis.ts';
 
 const REDIS_URL = process.env.REDIS_URL;
 
@@ -31,6 +32,59 @@ test('createBroker: memory without a URL, Redis with one, and neither connects b
   assert.ok(redis instanceof RedisBroker);
   assert.equal(redis.isHealthy(), false);
   await Promise.all([memory.close(), redis.close()]);
+});
+
+test('RedisBroker: every added channel is subscribed again after CLIENT KILL and after a Redis restart; onResubscribed fires each time', async (t) => {
+  const redis = await startOwnRedis(t);
+  const prefix = testPrefix(randomUUID());
+  const errors: Error[] = [];
+  const recovered: string[] = [];
+  const node = new RedisBroker({ url: redis.url, prefix, heartbeatMs: 200, onError: (err) => errors.push(err), onRecovered: (m) => recovered.push(m) });
+  const publisher = new RedisBroker({ url: redis.url, prefix, onError: () => {} });
+  let resubscribed = 0;
+  const received: BrokerMessage[] = [];
+  t.after(() => Promise.all([node.close(), publisher.close()]));
+  await node.subscribe((m) => received.push(m), { onResubscribed: () => resubscribed++ });
+  const channels = Array.from({ length: 1500 }, (_, i) => `post_${i}`);
+  await node.addChannels(channels);
+  assert.equal(node.subscribedChannelCount, 1500);
+  assert.equal(resubscribed, 0, 'not called for the first subscription');
+
+  /** Publishes on the first and last channel once onResubscribed fired: both arrive, nothing else. */
+  const expectRouted = async (round: string): Promise<void> => {
+    received.length = 0;
+    const sent = [message(`${round}-first`, 'post_0', 1, 0), message(`${round}-off`, 'post_other', 1, 0), message(`${round}-last`, 'post_1499', 1, 0)];
+    // The publisher reconnects on its own schedule: retry until it takes the batch.
+    const deadline = Date.now() + 10_000;
+    while (!(await publisher.publish(sent).then(() => true, () => false))) {
+      assert.ok(Date.now() < deadline, 'the publisher did not reconnect');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await until(() => received.length >= 2, `the ${round} messages`);
+    assert.deepEqual(received.map((m) => m.id), [`${round}-first`, `${round}-last`]);
+  };
+  await expectRouted('start');
+
+  const admin = new Redis(redis.url);
+  admin.on('error', () => {}); // it sees the restart below too
+  t.after(() => admin.disconnect());
+  assert.equal(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'), 1);
+  await until(() => resubscribed === 1, 'onResubscribed after CLIENT KILL');
+  assert.equal(node.subscribedChannelCount, 1500);
+  assert.ok(node.isHealthy());
+  await expectRouted('after-kill');
+
+  await redis.kill();
+  await until(() => !node.isHealthy(), 'the loss to be noticed');
+  await redis.start();
+  await until(() => resubscribed === 2, 'onResubscribed after the Redis restart');
+  assert.equal(node.subscribedChannelCount, 1500);
+  await expectRouted('after-restart');
+
+  // Once per state change: down and up again for each loss, however many reconnect attempts failed meanwhile.
+  const subscriberLines = errors.filter((e) => /subscriber/.test(e.message)).length;
+  assert.equal(subscriberLines, 2, errors.map((e) => e.message).join('\n'));
+  assert.equal(recovered.filter((m) => /subscriber: subscribed again to 1500 channel/.test(m)).length, 2);
 });
 
 test('RedisBroker: publish rejects fast when Redis is unreachable, and the broker is unhealthy', async (t) => {
@@ -131,6 +185,7 @@ if (REDIS_URL) {
     t.after(() => node.close());
     const ids: string[] = [];
     const subscribing = node.subscribe((m) => ids.push(m.id));
+    await node.addChannels(['post_1']);
     await until(() => errors.length >= 2, 'both connections to report the refused connection');
     assert.equal(node.isHealthy(), false);
 
@@ -152,13 +207,13 @@ if (REDIS_URL) {
     });
     const ids = await collectIds(node);
     for (const payload of ['{"type":"x"}', '[2,"a","b","c",1]\n{}', '[1,"a","b","c","1"]\n{}', 'not json\n{}']) {
-      await foreign.publish(`${prefix}events`, payload);
+      await foreign.publish(`${prefix}c:post_1`, payload);
     }
     await node.publish([message('good', 'post_1', 1, {})]);
     await until(() => ids.includes('good'), 'the well-formed message');
     assert.deepEqual(ids, ['good']);
     assert.equal(errors.length, 4);
-    for (const err of errors) assert.match(err.message, /skipped a payload on .*events that is not in format 1/);
+    for (const err of errors) assert.match(err.message, /skipped a payload on .*c:post_1 that is not in format 1/);
   });
 }
 
@@ -170,6 +225,7 @@ function testPrefix(cluster: string): string {
 async function collectIds(broker: Broker): Promise<string[]> {
   const ids: string[] = [];
   await broker.subscribe((m: BrokerMessage) => ids.push(m.id));
+  await broker.addChannels(['post_1']);
   return ids;
 }
 

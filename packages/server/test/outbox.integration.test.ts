@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { sql } from 'drizzle-orm';
 import type { Broker, BrokerMessage } from '../src/broker/broker.ts';
 import { openDatabase, queryRows, type Database } from '../src/db/client.ts';
-import { appendEvents } from '../src/db/outbox.ts';
+import { appendEvents, channelHash, channelPartition } from '../src/db/outbox.ts';
 import { createLogger } from '../src/logger.ts';
 import { OutboxRelay } from '../src/outbox/relay.ts';
 import { createTestDatabase } from './helpers/database.ts';
@@ -12,7 +12,9 @@ import { createTestDatabase } from './helpers/database.ts';
 class RecordingBroker implements Broker {
   readonly published: BrokerMessage[] = [];
   refuse = 0;
+  attempts = 0;
   async publish(messages: readonly BrokerMessage[]): Promise<void> {
+    this.attempts++;
     if (this.refuse > 0) {
       this.refuse--;
       throw new Error('broker down');
@@ -20,6 +22,8 @@ class RecordingBroker implements Broker {
     this.published.push(...messages);
   }
   async subscribe(): Promise<void> {}
+  async addChannels(): Promise<void> {}
+  async removeChannels(): Promise<void> {}
   isHealthy() {
     return true;
   }
@@ -27,8 +31,8 @@ class RecordingBroker implements Broker {
 }
 
 const logger = createLogger('silent');
-const relayFor = (db: Database, broker: Broker, pollMs = 50) =>
-  new OutboxRelay({ db, broker, logger, pollMs, retentionMs: 3600_000 });
+const relayFor = (db: Database, broker: Broker, pollMs = 50, partitions = 1) =>
+  new OutboxRelay({ db, broker, logger, pollMs, retentionMs: 3600_000, partitions });
 
 async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -135,4 +139,72 @@ test('published rows are pruned after the retention period, unpublished ones nev
   assert.equal(await relay.prune(), 1);
   const rows = await queryRows<{ type: string }>(db.orm, sql`select type from realtime.outbox order by id`);
   assert.deepEqual(rows.map((r) => r.type), ['waiting']);
+});
+
+test('the stored channel hash is the one JavaScript computes; partitions spread channels', async (t) => {
+  const { db } = await createTestDatabase(t);
+  const channels = ['user_u1', 'post_a', 'creator_ü', 'feed_😀', ''];
+  await commit(db, channels.map((channel) => ({ channel, type: 'e', data: null })));
+  const rows = await queryRows<{ channel: string; channel_hash: number }>(db.orm, sql`select channel, channel_hash from realtime.outbox order by id`);
+  assert.deepEqual(
+    rows.map((r) => [r.channel, Number(r.channel_hash)]),
+    channels.map((c) => [c, channelHash(c)]),
+  );
+  const used = new Set(Array.from({ length: 200 }, (_, i) => channelPartition(`post_${i}`, 8)));
+  assert.deepEqual([...used].sort(), [0, 1, 2, 3, 4, 5, 6, 7]);
+});
+
+test('two relays with 8 partitions publish every row once, each channel in offset order', async (t) => {
+  const { db, url } = await createTestDatabase(t);
+  const second = url ? await openDatabase({ url }) : db;
+  if (second !== db) t.after(() => second.close());
+  // One shared log in publish-call order, and each relay's own count.
+  const log: BrokerMessage[] = [];
+  const brokers = [new RecordingBroker(), new RecordingBroker()];
+  for (const broker of brokers) broker.published.push = (...m: BrokerMessage[]) => log.push(...m);
+  const relays = [relayFor(db, brokers[0]!, 20, 8), relayFor(second, brokers[1]!, 20, 8)];
+  await Promise.all(relays.map((r) => r.start()));
+  const channels = Array.from({ length: 16 }, (_, i) => `post_p${i}`);
+  const writers = Array.from({ length: 4 }, (_, w) =>
+    (async () => {
+      for (let i = 0; i < 40; i++) {
+        const batch = [channels[(w * 40 + i) % 16]!, channels[(w * 7 + i) % 16]!].map((channel) => ({ channel, type: 'e', data: { w, i } }));
+        await commit(w % 2 ? second : db, batch);
+      }
+    })(),
+  );
+  await Promise.all(writers);
+  await until(() => log.length >= 320, 20_000);
+  await Promise.all(relays.map((r) => r.stop()));
+  assert.equal(log.length, 320);
+  assert.equal(new Set(log.map((m) => m.id)).size, 320, 'every row exactly once');
+  for (const channel of channels) {
+    const offsets = log.filter((m) => m.channel === channel).map((m) => m.offset);
+    assert.deepEqual(offsets, offsets.map((_, i) => i + 1), `order of ${channel}`);
+  }
+  assert.ok(brokers.every((b) => b.attempts > 0), 'both relays published');
+});
+
+test('the backoff holds while the broker refuses, however many notifications arrive', async (t) => {
+  const { db } = await createTestDatabase(t);
+  const broker = new RecordingBroker();
+  broker.refuse = 1_000_000;
+  const relay = relayFor(db, broker, 30);
+  await relay.start();
+  await commit(db, [{ channel: 'user_u1', type: 'e', data: null }]);
+  // 1.5 s of notifications every 10 ms: the backoff (200, 400, 800 ms …) decides the attempts, not they.
+  const stopAt = Date.now() + 1500;
+  let notifications = 0;
+  while (Date.now() < stopAt) {
+    await db.orm.execute(sql`select pg_notify('realtime_outbox', '1')`);
+    notifications++;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const attempts = broker.attempts;
+  broker.refuse = 0;
+  await until(() => broker.published.length === 1, 10_000);
+  await relay.stop();
+  assert.ok(notifications >= 10, `${notifications} notifications`);
+  assert.ok(attempts < notifications, `${attempts} attempts for ${notifications} notifications`);
+  assert.ok(attempts >= 2 && attempts <= 6, `${attempts} attempts in 1.5 s`);
 });

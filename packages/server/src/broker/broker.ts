@@ -2,22 +2,28 @@
  * The broker carries committed events from the outbox relay to every gateway node.
  *
  * ```
- * outbox relay ──publish()──▶ broker ──handler(message)──▶ every node's hub (this node included)
+ * outbox relay ──publish()──▶ broker ──handler(message)──▶ the hub of every node that added the message's channel
  * ```
  *
  * Guarantees every implementation gives (checked by test/broker.contract.ts):
- * - Ordering: every subscriber sees messages in the order the broker accepted them. Messages of one
- *   publisher keep their `publish()` call order, and their array order within a call, so per-channel
- *   offsets published in order arrive in order. Nothing orders two publishers against each other; the
- *   outbox relay avoids the question by letting one relay at a time publish.
- * - At most once per node: a node receives a message zero or one times. A node that is not subscribed,
- *   or whose subscription is down (Redis pub/sub keeps nothing for a disconnected subscriber), misses
- *   what was published meanwhile; it learns of the gap from the per-channel offsets and recovers from
- *   history. A publish that timed out may still have reached the broker, and the outbox publishes it
- *   again, so receivers must also drop duplicates by `id`.
+ * - Routing: a node receives the messages of the channels it added (`addChannels`) and no others. The
+ *   hub adds a channel on its first local subscriber (a user's channel on the user's first socket) and
+ *   removes it after the last. A message published before the node's `addChannels` promise resolved
+ *   may or may not reach it.
+ * - Ordering: every subscriber sees the messages of one channel in the order the broker accepted them.
+ *   Messages of one publisher keep their `publish()` call order, and their array order within a call,
+ *   so per-channel offsets published in order arrive in order. Nothing orders two publishers against
+ *   each other; the outbox relays avoid the question by publishing each channel from one partition,
+ *   which one relay at a time holds.
+ * - At most once per node: a node receives a message zero or one times. A node whose subscription is
+ *   down (Redis pub/sub keeps nothing for a disconnected subscriber) misses what was published
+ *   meanwhile; once the subscription is back, `onResubscribed` tells it to fill the gap from history.
+ *   A publish that timed out may still have reached the broker, and the outbox publishes it again, so
+ *   receivers must also drop duplicates by `id`.
  * - Broker down: `publish()` rejects within a bounded time (the relay keeps the rows and retries, so
  *   nothing is lost, only late), `isHealthy()` turns false, and the implementation reconnects and
- *   resubscribes by itself. Nothing is ever dropped silently on the publishing side.
+ *   resubscribes by itself (every added channel), then calls `onResubscribed`. Nothing is ever dropped
+ *   silently on the publishing side.
  * - Content: `encoded` arrives byte-identical, and no implementation parses or re-encodes it.
  */
 
@@ -45,6 +51,16 @@ export type BrokerHandler = (message: BrokerMessage) => void;
 /** Where a broker reports what it cannot throw: connection trouble, malformed payloads, failing handlers. */
 export type BrokerErrorHandler = (err: Error) => void;
 
+/** Options of {@link Broker.subscribe}. */
+export interface SubscribeOptions {
+  /**
+   * Called after the node's subscription came back after a loss (reconnect, the connection killed by the
+   * server, a broker restart), once every added channel is subscribed again: whatever was published in
+   * between did not reach this node, so it fills the gaps from history now. Exceptions go to `onError`.
+   */
+  onResubscribed?: () => void;
+}
+
 /** Transport of committed events between the outbox relay and the gateway nodes. */
 export interface Broker {
   /**
@@ -55,12 +71,21 @@ export interface Broker {
    */
   publish(messages: readonly BrokerMessage[]): Promise<void>;
   /**
-   * Registers a handler that receives every message published by any node, this one included, in
-   * publish order per channel (see the ordering guarantee above). Resolves once subscribed, which for
-   * Redis means once the server confirmed the subscription: while Redis is unreachable the promise
-   * waits for it rather than failing, and `isHealthy()` stays false. Rejects after `close()`.
+   * Registers a handler that receives every message of the node's channels (see `addChannels`) published
+   * by any node, this one included, in publish order per channel. Resolves once the node receives, which
+   * for Redis means once the server confirmed the channels added so far: while Redis is unreachable the
+   * promise waits for it rather than failing, and `isHealthy()` stays false. Rejects after `close()`.
    */
-  subscribe(handler: BrokerHandler): Promise<void>;
+  subscribe(handler: BrokerHandler, options?: SubscribeOptions): Promise<void>;
+  /**
+   * Starts routing these channel keys to this node (idempotent per key). Calls made together are batched
+   * into one request. Resolves once the broker confirmed them, or at once while the subscription is down
+   * (they are subscribed with the rest when it comes back, before `onResubscribed`). Never rejects; a
+   * no-op after `close()`.
+   */
+  addChannels(keys: readonly string[]): Promise<void>;
+  /** Stops routing these channel keys to this node; batched like `addChannels`. Never rejects. */
+  removeChannels(keys: readonly string[]): Promise<void>;
   /** Health for /readyz: true while the broker can publish and receive. */
   isHealthy(): boolean;
   /** Stops receiving, closes connections, and makes later `publish()`/`subscribe()` calls reject. Idempotent. */

@@ -2,7 +2,7 @@ import type { Broker, BrokerErrorHandler } from './broker.ts';
 import { MemoryBroker } from './memory-broker.ts';
 import { RedisBroker } from './redis-broker.ts';
 
-export type { Broker, BrokerErrorHandler, BrokerHandler, BrokerMessage } from './broker.ts';
+export type { Broker, BrokerErrorHandler, BrokerHandler, BrokerMessage, SubscribeOptions } from './broker.ts';
 export { MemoryBroker, type MemoryBrokerOptions } from './memory-broker.ts';
 export { RedisBroker, type RedisBrokerOptions } from './redis-broker.ts';
 
@@ -14,11 +14,13 @@ export interface CreateBrokerOptions {
   prefix?: string;
   /** Receives what the broker cannot throw: connection trouble, malformed payloads, failing handlers. */
   onError?: BrokerErrorHandler;
+  /** Told when a Redis connection reported down works again (Redis only). */
+  onRecovered?: (message: string) => void;
 }
 
 /** The node's broker: Redis when a URL is given (several nodes), else in-process memory (one node). Connects lazily. */
 export function createBroker(options: CreateBrokerOptions): Broker {
-  const { redisUrl, prefix, onError } = options;
-  if (redisUrl) return new RedisBroker({ url: redisUrl, prefix, onError });
+  const { redisUrl, prefix, onError, onRecovered } = options;
+  if (redisUrl) return new RedisBroker({ url: redisUrl, prefix, onError, onRecovered });
   return new MemoryBroker({ onError });
 }

@@ -1,4 +1,12 @@
-import { dispatch, warnOnError, type Broker, type BrokerErrorHandler, type BrokerHandler, type BrokerMessage } from './broker.ts';
+import {
+  dispatch,
+  warnOnError,
+  type Broker,
+  type BrokerErrorHandler,
+  type BrokerHandler,
+  type BrokerMessage,
+  type SubscribeOptions,
+} from './broker.ts';
 
 /** Options of {@link MemoryBroker}. */
 export interface MemoryBrokerOptions {
@@ -14,12 +22,14 @@ export interface MemoryBrokerOptions {
 /**
  * In-process broker for a single node and for tests. `publish()` accepts synchronously; delivery happens
  * later on `setImmediate` (so a burst cannot starve I/O), in publish order. A broker receives only what
- * was published while it had a handler, as with Redis pub/sub.
+ * was published on one of its channels while it had a handler, as with Redis pub/sub. Its subscription
+ * is never lost, so `onResubscribed` is never called.
  */
 export class MemoryBroker implements Broker {
   readonly #cluster: Set<MemoryBroker>;
   readonly #onError: BrokerErrorHandler;
   readonly #handlers: BrokerHandler[] = [];
+  readonly #channels = new Set<string>();
   #queue: BrokerMessage[] = [];
   #scheduled = false;
   #closed = false;
@@ -39,9 +49,18 @@ export class MemoryBroker implements Broker {
   }
 
   /** Adds a handler; resolves at once. */
-  async subscribe(handler: BrokerHandler): Promise<void> {
+  async subscribe(handler: BrokerHandler, _options?: SubscribeOptions): Promise<void> {
     if (this.#closed) throw new Error('memory broker is closed; cannot subscribe');
     this.#handlers.push(handler);
+  }
+
+  async addChannels(keys: readonly string[]): Promise<void> {
+    if (this.#closed) return;
+    for (const key of keys) this.#channels.add(key);
+  }
+
+  async removeChannels(keys: readonly string[]): Promise<void> {
+    for (const key of keys) this.#channels.delete(key);
   }
 
   /** True until `close()`. */
@@ -53,12 +72,15 @@ export class MemoryBroker implements Broker {
   async close(): Promise<void> {
     this.#closed = true;
     this.#cluster.delete(this);
+    this.#channels.clear();
     this.#queue = [];
   }
 
+  /** hot path: routing is decided at publish time, as Redis does. */
   #enqueue(messages: readonly BrokerMessage[]): void {
-    for (let i = 0; i < messages.length; i++) this.#queue.push(messages[i]!);
-    if (!this.#scheduled) {
+    const before = this.#queue.length;
+    for (let i = 0; i < messages.length; i++) if (this.#channels.has(messages[i]!.channel)) this.#queue.push(messages[i]!);
+    if (this.#queue.length > before && !this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#deliverQueued);
     }

@@ -1,12 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { dispatch, warnOnError, type Broker, type BrokerErrorHandler, type BrokerHandler, type BrokerMessage } from './broker.ts';
+import {
+  dispatch,
+  warnOnError,
+  type Broker,
+  type BrokerErrorHandler,
+  type BrokerHandler,
+  type BrokerMessage,
+  type SubscribeOptions,
+} from './broker.ts';
 
 /** Options of {@link RedisBroker}. */
 export interface RedisBrokerOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…`; there is no default host. */
   url: string;
-  /** Prefix of the pub/sub channel (`${prefix}events`) and of the connection names. Default `'fonana-realtime:'`. */
+  /** Prefix of the pub/sub channels (`${prefix}c:<channel key>`) and of the connection names. Default `'fonana-realtime:'`. */
   prefix?: string;
   /** Longest a `publish()` may take, connecting included, before it rejects; also Redis's per-command timeout. Default 2000 ms. */
   publishTimeoutMs?: number;
@@ -15,12 +23,20 @@ export interface RedisBrokerOptions {
    * dead (a half-open TCP connection otherwise looks subscribed forever) and is reconnected. Default 5000 ms.
    */
   heartbeatMs?: number;
-  /** Receives connection errors, malformed payloads and handler exceptions. Default: a process warning. */
+  /**
+   * Receives connection trouble (once per connection going down, not per reconnect attempt), malformed
+   * payloads and handler exceptions. Default: a process warning.
+   */
   onError?: BrokerErrorHandler;
+  /** Told when a connection that was reported down works again. Default: nothing. */
+  onRecovered?: (message: string) => void;
 }
 
 /** First element of every payload header; a payload in another format is reported and skipped. */
 const PAYLOAD_VERSION = 1;
+
+/** Channels per SUBSCRIBE / UNSUBSCRIBE command, so one request stays small however many channels change at once. */
+const CHANNELS_PER_COMMAND = 1000;
 
 /**
  * How long a closing socket may wait for the server's FIN before it is destroyed (ioredis default 2000 ms).
@@ -31,8 +47,10 @@ const PAYLOAD_VERSION = 1;
 const DISCONNECT_TIMEOUT_MS = 250;
 
 /**
- * Broker over one Redis pub/sub channel, `${prefix}events`, with two connections: a publisher and a
- * subscriber. Each message is one PUBLISH whose payload is a small JSON header, a newline, then the frame:
+ * Broker over Redis pub/sub with one Redis channel per channel key, `${prefix}c:<key>`, and two
+ * connections: a publisher and a subscriber. A node subscribes only to the channels its hub added, so it
+ * receives only their messages. Each message is one PUBLISH whose payload is a small JSON header, a
+ * newline, then the frame:
  *
  * ```
  * [1,"<id>","<channel>","<type>",<offset>]\n{"type":…,"id":…,…}
@@ -46,44 +64,66 @@ const DISCONNECT_TIMEOUT_MS = 250;
  *   publish on a connection that stopped answering rejects after `publishTimeoutMs` and replaces the
  *   connection. Commands lost with a connection are not re-sent by ioredis; the outbox relay retries
  *   them instead, so there is one source of retries.
- * - The subscriber resubscribes after every reconnect (ioredis `autoResubscribe`). What was published
- *   while it was down is lost to this node; the loss is reported to `onError`, never silent.
+ * - Channel changes are batched: every `addChannels`/`removeChannels` of one event-loop turn, and all
+ *   that arrive while a command is in flight, go out together (at most {@link CHANNELS_PER_COMMAND} per
+ *   command). The broker keeps the set of wanted channels itself (ioredis `autoResubscribe` is off): after
+ *   every reconnect it subscribes all of them again, marks itself receiving and calls `onResubscribed`.
+ *   What was published while it was down is lost to this node; the loss is reported to `onError`.
  * - Redis closes a subscriber whose output buffer passes `client-output-buffer-limit pubsub` (32 MiB by
  *   default): size it for the largest burst of frames a slow node may have to take.
  */
 export class RedisBroker implements Broker {
   /** Random id of this broker; the connections are named `${prefix}pub:<id>` and `${prefix}sub:<id>` (see CLIENT LIST). */
   readonly instanceId: string = randomUUID();
-  readonly #channel: string;
+  readonly #channelPrefix: string;
   readonly #publishTimeoutMs: number;
   readonly #heartbeatMs: number;
   readonly #onError: BrokerErrorHandler;
+  readonly #onRecovered: (message: string) => void;
   readonly #publisher: Redis;
   readonly #subscriber: Redis;
   readonly #handlers: BrokerHandler[] = [];
+  readonly #resubscribedListeners: (() => void)[] = [];
+  /** Channel keys the hub wants routed here. */
+  readonly #wanted = new Set<string>();
+  /** Channel keys Redis confirmed on the current subscriber connection. */
+  readonly #active = new Set<string>();
   /** Rejects when `close()` is called, so a subscription that is still waiting for Redis stops waiting. */
   readonly #closeSignal: Promise<never>;
   #signalClose: (err: Error) => void = ignore;
+  /** Resolves the first time the subscriber is receiving. */
+  readonly #firstReceiving: Promise<void>;
+  #signalReceiving: () => void = ignore;
   #publisherStart: Promise<void> | null = null;
   #subscription: Promise<void> | null = null;
-  /** The server confirmed our SUBSCRIBE at least once; ioredis repeats it after each reconnect. */
-  #subscribed = false;
+  /** Counts subscriber connections; a channel sync started on an older one is abandoned. */
+  #connection = 0;
+  #syncRequested = false;
+  #sync: Promise<void> | null = null;
+  /** A subscriber connection was fully subscribed before: the next one is a restore. */
+  #receivedBefore = false;
   /** The subscriber is subscribed right now and answering. */
   #receiving = false;
+  #publisherDown = false;
+  #subscriberDown = false;
   #pendingPing: Promise<unknown> | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
   #closing: Promise<void> | null = null;
 
   constructor(options: RedisBrokerOptions) {
     const prefix = options.prefix ?? 'fonana-realtime:';
-    this.#channel = `${prefix}events`;
+    this.#channelPrefix = `${prefix}c:`;
     this.#publishTimeoutMs = options.publishTimeoutMs ?? 2000;
     this.#heartbeatMs = options.heartbeatMs ?? 5000;
     this.#onError = options.onError ?? warnOnError;
+    this.#onRecovered = options.onRecovered ?? ignore;
     this.#closeSignal = new Promise<never>((_, reject) => {
       this.#signalClose = reject;
     });
     this.#closeSignal.catch(ignore);
+    this.#firstReceiving = new Promise<void>((resolve) => {
+      this.#signalReceiving = resolve;
+    });
 
     this.#publisher = new Redis(options.url, {
       lazyConnect: true,
@@ -94,10 +134,14 @@ export class RedisBroker implements Broker {
       connectionName: `${prefix}pub:${this.instanceId}`,
     });
     this.#publisher.on('error', this.#publisherOnError);
+    this.#publisher.on('ready', this.#publisherOnReady);
 
     this.#subscriber = new Redis(options.url, {
       lazyConnect: true,
-      // The only queued command is SUBSCRIBE: it waits for Redis however long Redis is down.
+      // The broker sends (UN)SUBSCRIBE itself, only on a ready connection, and again after each reconnect.
+      enableOfflineQueue: false,
+      autoResubscribe: false,
+      autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: null,
       disconnectTimeout: DISCONNECT_TIMEOUT_MS,
       connectionName: `${prefix}sub:${this.instanceId}`,
@@ -127,13 +171,31 @@ export class RedisBroker implements Broker {
     }
   }
 
-  /** Adds a handler; the first call connects both connections and subscribes. */
-  async subscribe(handler: BrokerHandler): Promise<void> {
+  /** Adds a handler; the first call connects both connections and subscribes the channels added so far. */
+  async subscribe(handler: BrokerHandler, options: SubscribeOptions = {}): Promise<void> {
     if (this.#closing) throw new Error('redis broker is closed; cannot subscribe');
     this.#handlers.push(handler);
+    if (options.onResubscribed) this.#resubscribedListeners.push(options.onResubscribed);
     void this.#startPublisher();
     this.#subscription ??= this.#startSubscriber();
     await this.#subscription;
+  }
+
+  addChannels(keys: readonly string[]): Promise<void> {
+    if (this.#closing) return Promise.resolve();
+    for (const key of keys) this.#wanted.add(key);
+    return this.#requestSync();
+  }
+
+  removeChannels(keys: readonly string[]): Promise<void> {
+    if (this.#closing) return Promise.resolve();
+    for (const key of keys) this.#wanted.delete(key);
+    return this.#requestSync();
+  }
+
+  /** Channel keys Redis confirmed for this node right now (for tests and metrics). */
+  get subscribedChannelCount(): number {
+    return this.#active.size;
   }
 
   /** True while the publisher is connected and, once `subscribe()` was called, the subscriber is subscribed and answering. */
@@ -160,7 +222,10 @@ export class RedisBroker implements Broker {
     const status = this.#publisher.status;
     if (status !== 'ready') throw new Error(`redis broker: cannot publish while the Redis connection is ${status}`);
     const pipeline = this.#publisher.pipeline();
-    for (let i = 0; i < messages.length; i++) pipeline.publish(this.#channel, encodePayload(messages[i]!));
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i]!;
+      pipeline.publish(this.#channelPrefix + message.channel, encodePayload(message));
+    }
     const results = await pipeline.exec();
     if (results === null) throw new Error('redis broker: Redis discarded the publish pipeline');
     for (const [err] of results) if (err) throw err;
@@ -174,44 +239,119 @@ export class RedisBroker implements Broker {
 
   async #startSubscriber(): Promise<void> {
     this.#heartbeat = setInterval(this.#heartbeatOnTick, this.#heartbeatMs).unref();
-    await Promise.race([this.#subscriber.subscribe(this.#channel), this.#closeSignal]);
-    this.#subscribed = true;
-    this.#receiving = !this.#closing && this.#subscriber.status === 'ready';
+    this.#subscriber.connect().catch(ignore);
+    await Promise.race([this.#firstReceiving, this.#closeSignal]);
   }
 
-  /** Marks the subscription as down and says so: messages published from now on miss this node. */
+  /**
+   * Brings Redis's subscriptions of this connection to the wanted set. Changes requested in the same turn,
+   * or while a command is in flight, share one run. Settles (never rejects) once the set is reached, or
+   * at once when the connection is not ready (the next 'ready' runs it again).
+   */
+  #requestSync(): Promise<void> {
+    this.#syncRequested = true;
+    this.#sync ??= this.#syncLoop();
+    return this.#sync;
+  }
+
+  async #syncLoop(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.#syncRequested) {
+      this.#syncRequested = false;
+      if (this.#closing || this.#subscriber.status !== 'ready') break;
+      const connection = this.#connection;
+      const add = [...this.#wanted].filter((key) => !this.#active.has(key));
+      const remove = [...this.#active].filter((key) => !this.#wanted.has(key));
+      try {
+        await this.#changeSubscriptions('subscribe', add, connection);
+        await this.#changeSubscriptions('unsubscribe', remove, connection);
+      } catch {
+        // The connection went away mid-command; its 'close' reported it and its successor's 'ready' syncs again.
+      }
+    }
+    // No await since the last check of #syncRequested: a request made from here on starts a new loop.
+    this.#sync = null;
+  }
+
+  async #changeSubscriptions(command: 'subscribe' | 'unsubscribe', keys: readonly string[], connection: number): Promise<void> {
+    for (let i = 0; i < keys.length && connection === this.#connection; i += CHANNELS_PER_COMMAND) {
+      const chunk = keys.slice(i, i + CHANNELS_PER_COMMAND);
+      await this.#subscriber[command](...chunk.map((key) => this.#channelPrefix + key));
+      if (connection !== this.#connection) return;
+      for (const key of chunk) {
+        if (command === 'subscribe') this.#active.add(key);
+        else this.#active.delete(key);
+      }
+    }
+  }
+
+  /** Marks the subscription as down and says so once: messages published from now on miss this node. */
   #lostSubscription(reason: string): void {
     if (!this.#receiving) return;
     this.#receiving = false;
+    this.#subscriberDown = true;
     this.#onError(new Error(`redis broker: ${reason}; events published until it resubscribes do not reach this node`));
   }
 
   readonly #publisherOnError = (err: Error): void => {
-    this.#onError(new Error(`redis broker publisher: ${err.message}`, { cause: err }));
+    if (this.#publisherDown) return;
+    this.#publisherDown = true;
+    this.#onError(new Error(`redis broker publisher: ${err.message}`));
+  };
+
+  readonly #publisherOnReady = (): void => {
+    if (!this.#publisherDown) return;
+    this.#publisherDown = false;
+    this.#onRecovered('redis broker publisher: connected again');
   };
 
   readonly #subscriberOnError = (err: Error): void => {
-    this.#onError(new Error(`redis broker subscriber: ${err.message}`, { cause: err }));
+    if (this.#subscriberDown) return;
+    this.#subscriberDown = true;
+    this.#onError(new Error(`redis broker subscriber: ${err.message}`));
   };
 
   /** hot path: one decode of the small header; the frame text goes on untouched. */
-  readonly #subscriberOnMessage = (_channel: string, payload: string): void => {
+  readonly #subscriberOnMessage = (channel: string, payload: string): void => {
     const message = decodePayload(payload);
     if (message === null) {
-      this.#onError(new Error(`redis broker: skipped a payload on ${this.#channel} that is not in format ${PAYLOAD_VERSION}`));
+      this.#onError(new Error(`redis broker: skipped a payload on ${channel} that is not in format ${PAYLOAD_VERSION}`));
       return;
     }
     dispatch(this.#handlers, message, this.#onError);
   };
 
-  /** ioredis has already re-sent SUBSCRIBE for a connection that was subscribed before. */
+  /** A new connection has no subscriptions: subscribe every wanted channel, then say the node receives again. */
   readonly #subscriberOnReady = (): void => {
     this.#pendingPing = null;
-    this.#receiving = this.#subscribed && !this.#closing;
+    const connection = ++this.#connection;
+    this.#active.clear();
+    void this.#requestSync().then(() => {
+      if (connection !== this.#connection || this.#closing || this.#subscriber.status !== 'ready') return;
+      this.#receiving = true;
+      this.#signalReceiving();
+      if (this.#subscriberDown) {
+        this.#subscriberDown = false;
+        this.#onRecovered(`redis broker subscriber: subscribed again to ${this.#active.size} channel(s)`);
+      }
+      const restored = this.#receivedBefore;
+      this.#receivedBefore = true;
+      if (restored) for (const listener of this.#resubscribedListeners) this.#notifyResubscribed(listener);
+    });
   };
+
+  #notifyResubscribed(listener: () => void): void {
+    try {
+      listener();
+    } catch (err) {
+      this.#onError(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
 
   readonly #subscriberOnClose = (): void => {
     this.#pendingPing = null;
+    this.#connection++;
+    this.#active.clear();
     this.#lostSubscription('the Redis subscriber connection closed');
   };
 

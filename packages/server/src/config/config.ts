@@ -27,6 +27,7 @@ export interface Config {
   readonly migrateOnStart: boolean;
   readonly limits: Limits;
   readonly timings: Timings;
+  readonly outbox: OutboxSettings;
 }
 
 export interface Limits {
@@ -49,6 +50,12 @@ export interface Timings {
   readonly outboxPollMs: number;
   readonly outboxRetentionMs: number;
   readonly expirySweepMs: number;
+}
+
+/** How the outbox relays share the work (outbox/relay.ts). */
+export interface OutboxSettings {
+  /** Partitions of the outbox by channel hash; each is published by one relay at a time. Same value on every node. */
+  readonly partitions: number;
 }
 
 /** Thrown by loadConfig; `problems` has one line per invalid variable. */
@@ -149,6 +156,7 @@ const EnvSchema = z.object({
   DRAIN_MS: int(10_000, 0, 600_000),
   OUTBOX_POLL_MS: int(1000, 10, 600_000),
   OUTBOX_RETENTION_HOURS: int(24, 1, 24 * 365),
+  OUTBOX_PARTITIONS: int(8, 1, 256),
   EXPIRY_SWEEP_MS: int(2000, 50, 600_000),
 });
 
@@ -208,5 +216,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       outboxRetentionMs: e.OUTBOX_RETENTION_HOURS * 3600_000,
       expirySweepMs: e.EXPIRY_SWEEP_MS,
     },
+    outbox: { partitions: e.OUTBOX_PARTITIONS },
   };
 }

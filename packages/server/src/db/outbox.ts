@@ -6,6 +6,7 @@
  * until commit, so writers of one channel are serialised and, per channel, id order = offset order = commit order.
  * Channels are locked in sorted order so two transactions that touch the same channels cannot deadlock.
  */
+import { createHash } from 'node:crypto';
 import { and, asc, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import { notify, queryRows, type Queryable } from './client.ts';
 import { newId } from './ids.ts';
@@ -72,12 +73,34 @@ function toStoredEvent(row: typeof outbox.$inferSelect): StoredEvent {
   };
 }
 
-/** Locks and returns up to `limit` unpublished rows in id order (call inside a transaction). */
-export async function lockUnpublished(tx: Queryable, limit: number): Promise<StoredEvent[]> {
+/**
+ * The stable hash of a channel key that PostgreSQL stores in `outbox.channel_hash` (migration 0002): the first
+ * 32 bits of its MD5, without the sign bit.
+ */
+export function channelHash(channel: string): number {
+  return createHash('md5').update(channel).digest().readUInt32BE(0) & 0x7fffffff;
+}
+
+/** The outbox partition of a channel when the outbox has `partitions` partitions. */
+export function channelPartition(channel: string, partitions: number): number {
+  return channelHash(channel) % partitions;
+}
+
+/** One partition of the outbox: rows whose `channel_hash % count = index`. */
+export interface OutboxPartition {
+  readonly index: number;
+  readonly count: number;
+}
+
+/**
+ * Locks and returns up to `limit` unpublished rows of one partition in id order (call inside a transaction).
+ * The scan walks the small unpublished-rows index in id order and skips other partitions' rows.
+ */
+export async function lockUnpublished(tx: Queryable, partition: OutboxPartition, limit: number): Promise<StoredEvent[]> {
   const rows = await tx
     .select()
     .from(outbox)
-    .where(isNull(outbox.publishedAt))
+    .where(and(isNull(outbox.publishedAt), sql`${outbox.channelHash} % ${partition.count} = ${partition.index}`))
     .orderBy(asc(outbox.id))
     .limit(limit)
     .for('update');

@@ -23,6 +23,7 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
 
 const ts = (name: string) => timestamp(name, { precision: 3, mode: 'date' });
 
@@ -193,6 +194,8 @@ export const outbox = realtime.table(
     payload: jsonb('payload'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     publishedAt: timestamp('published_at', { withTimezone: true, mode: 'date' }),
+    /** Stable hash of `channel` (0 … 2³¹−1), computed by PostgreSQL; the relay partition is `channel_hash % OUTBOX_PARTITIONS`. */
+    channelHash: integer('channel_hash').generatedAlwaysAs(sql`(('x' || substr(md5(channel), 1, 8))::bit(32)::int & 2147483647)`),
   },
   (t) => [index('outbox_channel_offset_idx').on(t.channel, t.offset)],
 );

@@ -77,6 +77,8 @@ export class FrameHandler {
     if (conn.state !== 'open') return;
     if (!access.ok) return this.#error(conn, access.code, Codes[access.code].reason, input);
     this.#deps.hub.subscribe(conn, key, channel);
+    await this.#deps.hub.whenRouted(key);
+    if (conn.state !== 'open' || !conn.channels.has(key)) return;
     conn.sendFrame({ type: 'subscribed', data: { channel: input, channelKey: key } });
     if (channel.type === 'notifications') await this.#sendUnread(conn);
   }

@@ -4,7 +4,7 @@
  * Events on `user_<id>` reach every socket of that user; other events reach the sockets subscribed to their channel.
  */
 import { EventTypes, type Channel } from '@fonana-realtime/protocol';
-import type { BrokerMessage } from '../broker/broker.ts';
+import type { Broker, BrokerMessage } from '../broker/broker.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Connection } from './connection.ts';
 import { RecentIds } from './recent-ids.ts';
@@ -20,6 +20,8 @@ export interface HubOptions {
   readonly onEntitlementChange: (userId: string) => void;
   /** How many recent event ids are remembered to drop duplicates. Default 10,000. */
   readonly dedupeWindow?: number;
+  /** Routes to this node the channels it has sockets for: a user's channel from their first socket, others from their first subscriber. */
+  readonly routing: Pick<Broker, 'addChannels' | 'removeChannels'>;
 }
 
 export class Hub {
@@ -27,6 +29,8 @@ export class Hub {
   readonly #byChannel = new Map<string, Set<Connection>>();
   readonly #seen: RecentIds;
   readonly #options: HubOptions;
+  /** Channels whose route to this node is being taken: `whenRouted` waits for it. */
+  readonly #routing = new Map<string, Promise<void>>();
 
   constructor(options: HubOptions) {
     this.#options = options;
@@ -40,16 +44,39 @@ export class Hub {
   addConnection(conn: Connection): void {
     const userId = conn.userId!;
     let set = this.#byUser.get(userId);
-    if (!set) this.#byUser.set(userId, (set = new Set()));
+    if (!set) {
+      this.#byUser.set(userId, (set = new Set()));
+      this.#route(USER_PREFIX + userId);
+    }
     set.add(conn);
     this.#options.metrics.connections.inc();
+  }
+
+  /** Resolves once the broker routes the channel's events to this node (at once when it already does). Never rejects. */
+  whenRouted(key: string): Promise<void> {
+    return this.#routing.get(key) ?? Promise.resolve();
+  }
+
+  #route(key: string): void {
+    const routed = this.#options.routing.addChannels([key]).finally(() => {
+      if (this.#routing.get(key) === routed) this.#routing.delete(key);
+    });
+    this.#routing.set(key, routed);
+  }
+
+  #unroute(key: string): void {
+    this.#routing.delete(key);
+    void this.#options.routing.removeChannels([key]);
   }
 
   /** Removes a connection and all of its subscriptions. */
   removeConnection(conn: Connection): void {
     const set = conn.userId === null ? undefined : this.#byUser.get(conn.userId);
     if (!set?.delete(conn)) return;
-    if (set.size === 0) this.#byUser.delete(conn.userId!);
+    if (set.size === 0) {
+      this.#byUser.delete(conn.userId!);
+      this.#unroute(USER_PREFIX + conn.userId!);
+    }
     for (const key of [...conn.channels.keys()]) this.unsubscribe(conn, key);
     this.#options.metrics.connections.dec();
   }
@@ -59,7 +86,10 @@ export class Hub {
     if (conn.channels.has(key)) return false;
     conn.channels.set(key, channel);
     let set = this.#byChannel.get(key);
-    if (!set) this.#byChannel.set(key, (set = new Set()));
+    if (!set) {
+      this.#byChannel.set(key, (set = new Set()));
+      this.#route(key);
+    }
     set.add(conn);
     this.#options.metrics.subscriptions.inc({ channel_type: channel.type });
     return true;
@@ -72,7 +102,10 @@ export class Hub {
     conn.channels.delete(key);
     const set = this.#byChannel.get(key);
     set?.delete(conn);
-    if (set?.size === 0) this.#byChannel.delete(key);
+    if (set?.size === 0) {
+      this.#byChannel.delete(key);
+      this.#unroute(key);
+    }
     this.#options.metrics.subscriptions.dec({ channel_type: channel.type });
     return true;
   }

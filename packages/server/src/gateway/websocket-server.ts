@@ -214,8 +214,12 @@ export class WebSocketGateway implements SocketOwner {
     conn.expiresAt = expiresAt;
     conn.state = 'open';
     hub.addConnection(conn);
-    conn.sendFrame({ type: 'connected', data: { userId, connectionId: conn.id, serverTime: Date.now() } });
-    void this.#pump(conn);
+    // `connected` once the user's channel is routed here, so no event of it published after `connected` is missed.
+    void hub.whenRouted(`user_${userId}`).then(() => {
+      if (conn.state !== 'open') return;
+      conn.sendFrame({ type: 'connected', data: { userId, connectionId: conn.id, serverTime: Date.now() } });
+      void this.#pump(conn);
+    });
   }
 
   #failAuth(conn: Connection, code: Code): void {

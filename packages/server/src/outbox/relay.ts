@@ -1,15 +1,24 @@
 /**
- * The outbox relay: publishes committed outbox rows to the broker, in id order, at least once.
+ * The outbox relay: publishes committed outbox rows to the broker, per channel in offset order, at least once.
  *
+ * - The outbox is split into `partitions` by a stable hash of the channel (db/outbox.ts), so all rows of a
+ *   channel are in one partition. One batch is one transaction on one partition: take the partition's
+ *   transaction-scoped advisory lock (`pg_try_advisory_xact_lock(RELAY_LOCK_CLASS, partition)`; a relay that
+ *   does not get it leaves the partition to the one that has it), lock the partition's oldest unpublished
+ *   rows, hand them to the broker, mark them published, commit. Relays on several nodes therefore publish
+ *   different partitions in parallel, and each channel is published by one relay at a time, in order.
+ * - A relay's hold on a partition is bounded: its transaction runs with `statement_timeout` and
+ *   `idle_in_transaction_session_timeout` of HOLD_MS, so PostgreSQL ends the session of a frozen or cut-off
+ *   node, which releases the lock and rolls back its marks; another relay takes the partition on its next
+ *   pass. A relay that finds it was stalled past PUBLISH_BY_MS after taking the lock gives the batch up
+ *   rather than publish rows another relay may already have published. What remains is at-least-once: a
+ *   relay stalled after its publish and before its commit leaves rows that are published again; the
+ *   gateway drops duplicates by event id.
  * - Wakes on NOTIFY (the payload is only an id) and polls every `pollMs` as a fallback, so a lost
- *   notification or a relay that was down only delays delivery.
- * - One batch is one transaction: take a transaction-scoped advisory lock (only one relay of all the
- *   processes on this database works at a time, which also keeps per-channel order across processes),
- *   lock the oldest unpublished rows, hand them to the broker, mark them published, commit.
- * - If the broker rejects, the transaction rolls back and the rows stay for the next attempt
- *   (backoff up to 5 s). If the commit fails after the broker took the rows, they are published again;
- *   the gateway drops duplicates by event id.
+ *   notification or a relay that was down only delays delivery. While it backs off after a failure (up to
+ *   5 s), notifications wait for the backoff instead of cutting it short.
  */
+import { performance } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
 import { encodeFrame } from '@fonana-realtime/protocol';
 import type { Broker, BrokerMessage } from '../broker/broker.ts';
@@ -18,11 +27,17 @@ import { lockUnpublished, markPublished, OUTBOX_NOTIFY_CHANNEL, pruneOutbox, typ
 import { IDEMPOTENCY_WINDOW_SECONDS } from '../db/publish.ts';
 import type { Logger } from '../logger.ts';
 
-/** Advisory lock key shared by every relay on one database ("fonana-rt" as bytes). */
-const RELAY_LOCK_KEY = 0x666f6e61_7274;
+/** First key of every partition's advisory lock (ASCII "fnrl"); the second is the partition index. */
+const RELAY_LOCK_CLASS = 0x666e726c;
 const BATCH_SIZE = 500;
 const MAX_BACKOFF_MS = 5000;
 const PRUNE_EVERY_MS = 60_000;
+/** Longest a relay's transaction may run a statement or sit idle (e.g. frozen) before PostgreSQL ends it. */
+export const HOLD_MS = 3000;
+/** A batch not handed to the broker within this long after its partition was locked is given up. */
+const PUBLISH_BY_MS = 1000;
+/** Partitions one relay works on at once (each a pooled connection). */
+const MAX_PARALLEL_PARTITIONS = 4;
 
 export interface OutboxRelayOptions {
   readonly db: Database;
@@ -30,12 +45,15 @@ export interface OutboxRelayOptions {
   readonly logger: Logger;
   readonly pollMs: number;
   readonly retentionMs: number;
+  /** OUTBOX_PARTITIONS: the same on every node. Default 1. */
+  readonly partitions?: number;
   /** Called after each published batch with the number of events (metrics). */
   readonly onPublished?: (count: number, lagMs: number) => void;
 }
 
 export class OutboxRelay {
   readonly #options: OutboxRelayOptions;
+  readonly #partitions: number;
   #running = false;
   #wakeRequested = false;
   #loop: Promise<void> | null = null;
@@ -43,9 +61,13 @@ export class OutboxRelay {
   #unlisten: (() => Promise<void>) | null = null;
   #failures = 0;
   #lastPrune = 0;
+  /** Where the next pass starts, turning each pass, so relays of several nodes do not all queue on partition 0. */
+  #firstPartition: number;
 
   constructor(options: OutboxRelayOptions) {
     this.#options = options;
+    this.#partitions = options.partitions ?? 1;
+    this.#firstPartition = Math.floor(Math.random() * this.#partitions);
   }
 
   /** Starts listening and publishes whatever is already waiting. */
@@ -55,10 +77,25 @@ export class OutboxRelay {
     this.wake();
   }
 
-  /** Asks for a pass now (coalesced with one in progress). */
+  /** Asks for a pass now (coalesced with one in progress); while backing off, at the end of the backoff. */
   wake(): void {
     if (!this.#running) return;
     this.#wakeRequested = true;
+    if (this.#failures > 0 && this.#timer) return;
+    this.#startPass();
+  }
+
+  /** Stops after the batches in progress; rows not yet published stay for the next start. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    await this.#unlisten?.();
+    this.#unlisten = null;
+    await this.#loop;
+  }
+
+  #startPass(): void {
     if (this.#timer) {
       clearTimeout(this.#timer);
       this.#timer = null;
@@ -69,23 +106,14 @@ export class OutboxRelay {
     });
   }
 
-  /** Stops after the batch in progress; rows not yet published stay for the next start. */
-  async stop(): Promise<void> {
-    this.#running = false;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
-    await this.#unlisten?.();
-    this.#unlisten = null;
-    await this.#loop;
-  }
-
   #schedule(): void {
     if (!this.#running) return;
-    if (this.#wakeRequested) return this.wake();
+    if (this.#failures === 0 && this.#wakeRequested) return this.#startPass();
     const delay = this.#failures === 0 ? this.#options.pollMs : Math.min(MAX_BACKOFF_MS, 100 * 2 ** this.#failures);
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      this.wake();
+      this.#wakeRequested = true;
+      this.#startPass();
     }, delay);
     this.#timer.unref();
   }
@@ -94,32 +122,58 @@ export class OutboxRelay {
     while (this.#running && this.#wakeRequested) {
       this.#wakeRequested = false;
       try {
-        let published: number;
-        do {
-          published = await this.publishBatch();
-        } while (published === BATCH_SIZE && this.#running);
-        this.#failures = 0;
+        await this.#publishAllPartitions();
         await this.#pruneNowAndThen();
       } catch (err) {
         this.#failures++;
-        this.#options.logger.warn({ err, failures: this.#failures }, 'outbox relay could not publish; will retry');
+        // Once per outage, not per retry; the recovery is logged below.
+        if (this.#failures === 1) this.#options.logger.warn({ err: errorText(err) }, 'outbox relay could not publish; retrying with backoff');
         return;
       }
+      if (this.#failures > 0) this.#options.logger.info({ failedAttempts: this.#failures }, 'outbox relay publishing again');
+      this.#failures = 0;
     }
   }
 
+  /** One pass: every partition until it has nothing left, up to MAX_PARALLEL_PARTITIONS at a time; throws the first failure. */
+  async #publishAllPartitions(): Promise<void> {
+    const order = Array.from({ length: this.#partitions }, (_, i) => (this.#firstPartition + i) % this.#partitions);
+    this.#firstPartition = (this.#firstPartition + 1) % this.#partitions;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < order.length && this.#running) {
+        const partition = order[next++]!;
+        while ((await this.publishBatch(partition)) === BATCH_SIZE && this.#running);
+      }
+    };
+    const workers = Array.from({ length: Math.min(MAX_PARALLEL_PARTITIONS, order.length) }, worker);
+    const outcomes = await Promise.allSettled(workers);
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
   /**
-   * One batch: returns how many rows it published (0 when none waited or another relay holds the lock).
-   * Exposed for tests and benchmarks.
+   * One batch of one partition: returns how many rows it published (0 when none waited or another relay
+   * holds the partition). Exposed for tests and benchmarks.
    */
-  async publishBatch(): Promise<number> {
+  async publishBatch(partition = 0): Promise<number> {
     const { db, broker } = this.#options;
     let events: StoredEvent[] = [];
     await db.orm.transaction(async (tx) => {
-      const [lock] = await queryRows<{ locked: boolean }>(tx, sql`select pg_try_advisory_xact_lock(${RELAY_LOCK_KEY}) as locked`);
+      const [lock] = await queryRows<{ locked: boolean }>(
+        tx,
+        sql`select set_config('statement_timeout', ${String(HOLD_MS)}, true),
+                   set_config('idle_in_transaction_session_timeout', ${String(HOLD_MS)}, true),
+                   pg_try_advisory_xact_lock(${RELAY_LOCK_CLASS}, ${partition}) as locked`,
+      );
       if (!lock?.locked) return;
-      events = await lockUnpublished(tx, BATCH_SIZE);
+      const lockedAt = performance.now();
+      events = await lockUnpublished(tx, { index: partition, count: this.#partitions }, BATCH_SIZE);
       if (events.length === 0) return;
+      // The monotonic clock runs on while the process is stopped: a relay frozen here may have lost its
+      // session, and its rows may have been published by another relay since; do not publish them as new.
+      const stalledMs = performance.now() - lockedAt;
+      if (stalledMs > PUBLISH_BY_MS) throw new Error(`outbox relay stalled ${Math.round(stalledMs)} ms holding partition ${partition}; batch given up`);
       await broker.publish(events.map(toBrokerMessage));
       await markPublished(tx, events.map((e) => e.rowId));
     });
@@ -143,6 +197,10 @@ export class OutboxRelay {
       new Date(now - IDEMPOTENCY_WINDOW_SECONDS * 1000),
     );
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** The broker message of a stored event: its frame is encoded here, once for every node and socket. */
