@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import {
   dispatch,
@@ -108,6 +109,7 @@ export class RedisBroker implements Broker {
   #subscriberDown = false;
   #pendingPing: Promise<unknown> | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
+  #lastHeartbeat = 0;
   #closing: Promise<void> | null = null;
 
   constructor(options: RedisBrokerOptions) {
@@ -238,6 +240,7 @@ export class RedisBroker implements Broker {
   }
 
   async #startSubscriber(): Promise<void> {
+    this.#lastHeartbeat = performance.now();
     this.#heartbeat = setInterval(this.#heartbeatOnTick, this.#heartbeatMs).unref();
     this.#subscriber.connect().catch(ignore);
     await Promise.race([this.#firstReceiving, this.#closeSignal]);
@@ -356,8 +359,13 @@ export class RedisBroker implements Broker {
   };
 
   readonly #heartbeatOnTick = (): void => {
+    const now = performance.now();
+    // A tick far later than scheduled means this process did not run (stopped, or a long pause): the answer
+    // may be waiting unread in the socket, so the unanswered PING is not held against the connection.
+    const late = now - this.#lastHeartbeat > 2 * this.#heartbeatMs;
+    this.#lastHeartbeat = now;
     if (!this.#receiving) return;
-    if (this.#pendingPing !== null) {
+    if (this.#pendingPing !== null && !late) {
       this.#lostSubscription(`the Redis subscriber did not answer PING within ${this.#heartbeatMs} ms, reconnecting`);
       this.#subscriber.disconnect(true);
       return;

@@ -35,6 +35,15 @@ export async function createTestDatabase(
   return { db: await createPgliteDatabase(t, migrated), url: undefined };
 }
 
+/**
+ * A new database on a real PostgreSQL whatever `DATABASE_URL` says, for tests that need several processes on one
+ * database (PGlite is single-process): the server of `DATABASE_URL`, else the machine's at 127.0.0.1:5432.
+ */
+export function createPostgresTestDatabase(t: { after(fn: () => unknown): void }, options: TestDatabaseOptions = {}): Promise<TestDatabase> {
+  const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  return createPostgresDatabase(t, adminUrl, options.migrate !== false);
+}
+
 async function createPostgresDatabase(
   t: { after(fn: () => unknown): void },
   adminUrl: string,
