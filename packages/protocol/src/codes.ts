@@ -4,7 +4,8 @@
  *
  * Close code ranges (RFC 6455 codes are used as the RFC defines them):
  * - 1000-1015  RFC 6455: 1009 frame too large, 1011 internal error, 1012 server restart (reconnect).
- * - 4000-4499  application, reconnect allowed. 4001 means "get a fresh token, then reconnect".
+ * - 4000-4499  application, reconnect allowed. 4001 means "get a fresh token, then reconnect"; 4002 (disconnected by
+ *              the server) too: the token the socket used is refused from now on.
  * - 4500-4999  application, terminal: reconnecting with the same inputs cannot succeed.
  *
  * `close` is null for errors that are reported in an `error` frame while the connection stays open.
@@ -24,6 +25,7 @@ export const Codes = {
   GW_ERR_PAYLOAD_TOO_LARGE: { close: 1009, http: 413, reason: 'frame too large', reconnect: true },
   GW_ERR_INTERNAL: { close: 1011, http: 500, reason: 'internal error', reconnect: true },
   GW_ERR_SERVER_RESTART: { close: 1012, http: 503, reason: 'server restart', reconnect: true },
+  GW_ERR_DISCONNECTED: { close: 4002, http: 401, reason: 'disconnected by the server', reconnect: true },
   GW_ERR_BAD_FRAME: { close: null, http: 400, reason: 'malformed frame', reconnect: false },
   GW_ERR_UNKNOWN_TYPE: { close: null, http: 400, reason: 'unknown frame type', reconnect: false },
   GW_ERR_INVALID_FIELD: { close: null, http: 400, reason: 'missing or invalid field', reconnect: false },

@@ -24,6 +24,11 @@ export interface ConnectedFrame {
   data: { userId: string; connectionId: string; serverTime: number };
 }
 export interface AuthenticatedFrame { type: 'authenticated'; data: { userId: string; expiresAt: number } }
+/**
+ * Sent once per token, TOKEN_REFRESH_WINDOW_MS before its expiry (`expiresAt`, ms since the epoch): answer with a
+ * fresh `auth` frame to keep the socket and its subscriptions; otherwise it closes with 4001 after the grace period.
+ */
+export interface TokenExpiringFrame { type: 'token-expiring'; data: { expiresAt: number } }
 /** `channel` echoes the channel as the client sent it (object or string form). */
 export interface SubscribedFrame { type: 'subscribed'; data: { channel: ChannelObject | string; channelKey: string } }
 export interface UnsubscribedFrame {
@@ -45,6 +50,7 @@ export type UnsubscribeReason = (typeof UnsubscribeReasons)[keyof typeof Unsubsc
 export type ControlFrame =
   | ConnectedFrame
   | AuthenticatedFrame
+  | TokenExpiringFrame
   | SubscribedFrame
   | UnsubscribedFrame
   | PongFrame

@@ -119,6 +119,7 @@ export class GatewayNode {
       metrics,
       routing: broker,
       onEntitlementChange: (userId) => void gateway?.recheckPostAccess(userId),
+      onInternalEvent: (message) => gateway?.handleInternalEvent(message),
     });
     const tokens = { secret: options.secret, issuer: config.jwtIssuer, audience: config.jwtAudience };
     gateway = new WebSocketGateway({ config, db, hub, metrics, logger, tokens });

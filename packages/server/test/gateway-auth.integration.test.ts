@@ -162,7 +162,7 @@ test('frames sent right after opening, before authentication finished, are all h
 });
 
 test('a token that expires while connected closes the socket with 4001 token expired; re-auth extends it', async (t) => {
-  const gw = await startGateway(t, { env: { HEARTBEAT_INTERVAL_MS: '100', HEARTBEAT_TIMEOUT_MS: '5000' } });
+  const gw = await startGateway(t, { env: { HEARTBEAT_INTERVAL_MS: '100', HEARTBEAT_TIMEOUT_MS: '5000', TOKEN_EXPIRY_GRACE_MS: '0' } });
   // exp has a resolution of one second: 3 s leaves time to open both sockets even on a loaded machine.
   const short = await gw.token('demo-fan-basic', 3);
   const expiring = await TestClient.open(`${gw.wsUrl}?token=${short}`);

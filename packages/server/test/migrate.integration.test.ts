@@ -6,6 +6,13 @@ import { openDatabase, queryRows, type Database } from '../src/db/client.ts';
 import { migrate } from '../src/db/migrate.ts';
 import * as schema from '../src/db/schema.ts';
 import { createTestDatabase } from './helpers/database.ts';
+import { readdirSync } from 'node:fs';
+
+/** The realtime migrations in the order migrate applies them (file names without `.sql`). */
+const REALTIME_MIGRATIONS = readdirSync(new URL('../src/db/migrations/realtime/', import.meta.url))
+  .filter((f) => f.endsWith('.sql'))
+  .sort()
+  .map((f) => f.slice(0, -'.sql'.length));
 
 const TABLES = (Object.values(schema) as unknown[]).filter((v): v is PgTable => is(v, PgTable)).map((t) => getTableConfig(t));
 const PLATFORM = TABLES.filter((t) => t.schema === undefined);
@@ -273,7 +280,7 @@ async function tableNames(db: Database, ns: string): Promise<string[]> {
 
 test('owned: an empty database gets every platform and realtime table and column schema.ts declares; a second run applies nothing', async (t) => {
   const { db } = await createTestDatabase(t, { migrate: false });
-  assert.deepEqual(await migrate(db), { mode: 'owned', applied: ['platform', '0001_init', '0002_outbox_partitions'] });
+  assert.deepEqual(await migrate(db), { mode: 'owned', applied: ['platform', ...REALTIME_MIGRATIONS] });
 
   await assertMatchesSchema(db, TABLES);
   assert.deepEqual(await tableNames(db, 'public'), PLATFORM.map((t) => t.name).sort());
@@ -319,7 +326,7 @@ test('shared: a Prisma-made platform database with extra columns and tables is l
   await db.execScript(db.orm, PRISMA_PLATFORM);
   const before = await snapshotPublic(db);
 
-  assert.deepEqual(await migrate(db), { mode: 'shared', applied: ['0001_init', '0002_outbox_partitions'] });
+  assert.deepEqual(await migrate(db), { mode: 'shared', applied: REALTIME_MIGRATIONS });
   assert.deepEqual(await snapshotPublic(db), before);
   await assertMatchesSchema(db, REALTIME);
   assert.ok((await tableNames(db, 'public')).includes('likes'));
@@ -369,7 +376,7 @@ test('two migrations at once: each step is applied exactly once', async (t) => {
   const other = url ? await openDatabase({ url }) : db;
   try {
     const results = await Promise.all([migrate(db), migrate(other), migrate(db)]);
-    assert.deepEqual(results.flatMap((r) => r.applied).sort(), ['0001_init', '0002_outbox_partitions', 'platform']);
+    assert.deepEqual(results.flatMap((r) => r.applied).sort(), [...REALTIME_MIGRATIONS, 'platform'].sort());
     assert.ok(results.every((r) => r.mode === 'owned'));
     await assertMatchesSchema(db, TABLES);
   } finally {

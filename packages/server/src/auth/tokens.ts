@@ -16,6 +16,8 @@ export interface VerifiedToken {
   readonly userId: string;
   /** Expiry, milliseconds since the epoch. */
   readonly expiresAt: number;
+  /** `iat`, milliseconds since the epoch; null when the token has none (such a token is refused once the user was disconnected). */
+  readonly issuedAt: number | null;
 }
 
 const encoder = new TextEncoder();
@@ -52,7 +54,7 @@ export async function verifyToken(token: string, options: TokenOptions): Promise
   if (typeof userId !== 'string' || userId.length === 0 || userId.length > 128) {
     throw new GatewayError('GW_ERR_AUTH_INVALID');
   }
-  return { userId, expiresAt: (payload.exp as number) * 1000 };
+  return { userId, expiresAt: (payload.exp as number) * 1000, issuedAt: typeof payload.iat === 'number' ? payload.iat * 1000 : null };
 }
 
 export interface MintOptions extends TokenOptions {

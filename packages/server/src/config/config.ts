@@ -50,6 +50,10 @@ export interface Timings {
   readonly outboxPollMs: number;
   readonly outboxRetentionMs: number;
   readonly expirySweepMs: number;
+  /** How long before a token's expiry the socket gets `token-expiring`. */
+  readonly tokenRefreshWindowMs: number;
+  /** How long after a token's expiry a socket that did not re-authenticate stays open before 4001. */
+  readonly tokenExpiryGraceMs: number;
 }
 
 /** How the outbox relays share the work (outbox/relay.ts). */
@@ -158,6 +162,8 @@ const EnvSchema = z.object({
   OUTBOX_RETENTION_HOURS: int(24, 1, 24 * 365),
   OUTBOX_PARTITIONS: int(8, 1, 256),
   EXPIRY_SWEEP_MS: int(2000, 50, 600_000),
+  TOKEN_REFRESH_WINDOW_MS: int(60_000, 0, 86_400_000),
+  TOKEN_EXPIRY_GRACE_MS: int(10_000, 0, 600_000),
 });
 
 /** Reads the configuration from `env`. Throws ConfigError listing every problem. */
@@ -215,6 +221,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       outboxPollMs: e.OUTBOX_POLL_MS,
       outboxRetentionMs: e.OUTBOX_RETENTION_HOURS * 3600_000,
       expirySweepMs: e.EXPIRY_SWEEP_MS,
+      tokenRefreshWindowMs: e.TOKEN_REFRESH_WINDOW_MS,
+      tokenExpiryGraceMs: e.TOKEN_EXPIRY_GRACE_MS,
     },
     outbox: { partitions: e.OUTBOX_PARTITIONS },
   };

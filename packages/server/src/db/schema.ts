@@ -232,3 +232,10 @@ export const subscriptionNotices = realtime.table(
   },
   (t) => [primaryKey({ columns: [t.subscriptionId, t.validUntil, t.kind] })],
 );
+
+/** Per user, the earliest `iat` a token may have (set by `POST /v1/users/:id/disconnect`); earlier tokens are refused. */
+export const tokenNotBefore = realtime.table('token_not_before', {
+  userId: text('user_id').primaryKey(),
+  notBefore: timestamp('not_before', { withTimezone: true, mode: 'date' }).notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});

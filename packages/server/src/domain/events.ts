@@ -39,3 +39,20 @@ export function newSubscription(data: NewSubscriptionData): DomainEvent<NewSubsc
 export function notificationCreated(row: NotificationRow): DomainEvent<{ notification: NotificationRow }> {
   return { channel: toUser(row.userId), type: EventTypes.NOTIFICATION, data: { notification: row } };
 }
+
+/**
+ * Internal events: their type starts with `_`. They travel through the outbox and the broker like any event (so they
+ * reach every node durably, in order with the user's other events) but the hub acts on them and never sends them to
+ * a socket. The publish API cannot produce them (its `type` must start with a letter).
+ */
+export const INTERNAL_EVENT_PREFIX = '_';
+/** Close every socket of the user whose token was issued before `data.notBefore` (ms since the epoch) with 4002. */
+export const DISCONNECT_EVENT = '_disconnect';
+
+export interface DisconnectData {
+  readonly notBefore: number;
+}
+
+export function userDisconnected(userId: string, data: DisconnectData): DomainEvent<DisconnectData> {
+  return { channel: toUser(userId), type: DISCONNECT_EVENT, data };
+}

@@ -32,8 +32,13 @@ export class Connection {
   readonly #options: ConnectionOptions;
   state: ConnectionState = 'authenticating';
   userId: string | null = null;
-  /** Token expiry, ms since the epoch; the heartbeat closes the socket with 4001 once it passes. */
+  /** Token expiry, ms since the epoch (token-lifetime.ts warns before it and closes after it plus a grace period). */
   expiresAt = 0;
+  /** Token `iat`, ms since the epoch (null: none); a disconnect closes sockets whose token is older than its time. */
+  issuedAt: number | null = null;
+  expiryTimer: NodeJS.Timeout | null = null;
+  /** Whether `token-expiring` was sent for the current token. */
+  expiryWarned = false;
   /** Last time anything (frame or pong) arrived, ms since the epoch. */
   lastSeen = Date.now();
   /** Subscribed channels by wire key. */
@@ -79,6 +84,7 @@ export class Connection {
     this.state = 'closing';
     const row = Codes[code];
     if (this.authTimer) clearTimeout(this.authTimer);
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.socket.close(row.close ?? 1000, row.reason);
   }
 }

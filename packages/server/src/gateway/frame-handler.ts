@@ -18,6 +18,7 @@ import type { Metrics } from '../metrics.ts';
 import { authorizeChannel, type AccessResult } from './channel-access.ts';
 import type { Connection } from './connection.ts';
 import type { Hub } from './hub.ts';
+import type { TokenLifetime } from './token-lifetime.ts';
 
 export interface FrameHandlerDeps {
   readonly db: Database;
@@ -26,7 +27,8 @@ export interface FrameHandlerDeps {
   readonly logger: Logger;
   readonly maxChannelsPerSocket: number;
   /** Verifies a token for re-authentication; resolves to the user id and expiry or throws a GatewayError. */
-  readonly authenticate: (token: string) => Promise<{ userId: string; expiresAt: number }>;
+  readonly authenticate: (token: string) => Promise<{ userId: string; expiresAt: number; issuedAt: number | null }>;
+  readonly tokenLifetime: TokenLifetime;
 }
 
 export class FrameHandler {
@@ -99,12 +101,15 @@ export class FrameHandler {
     }
   }
 
-  /** `auth` on an open connection refreshes its token; it must name the same user. */
+  /** `auth` on an open connection refreshes its token (socket and subscriptions stay); it must name the same user. */
   async #reauthenticate(conn: Connection, token: string): Promise<void> {
     try {
       const verified = await this.#deps.authenticate(token);
       if (verified.userId !== conn.userId) return conn.close('GW_ERR_AUTH_USER_MISMATCH');
+      if (conn.state !== 'open') return;
       conn.expiresAt = verified.expiresAt;
+      conn.issuedAt = verified.issuedAt;
+      this.#deps.tokenLifetime.start(conn);
       conn.sendFrame({ type: 'authenticated', data: { userId: verified.userId, expiresAt: verified.expiresAt } });
     } catch (err) {
       const code = (err as { code?: Code }).code;

@@ -5,6 +5,7 @@
  */
 import { EventTypes, type Channel } from '@fonana-realtime/protocol';
 import type { Broker, BrokerMessage } from '../broker/broker.ts';
+import { INTERNAL_EVENT_PREFIX } from '../domain/events.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Connection } from './connection.ts';
 import { RecentIds } from './recent-ids.ts';
@@ -18,6 +19,8 @@ export interface HubOptions {
   readonly metrics: Metrics;
   /** Called after an entitlement event was delivered to a user's sockets on this node. */
   readonly onEntitlementChange: (userId: string) => void;
+  /** Called with internal events (type `_…`, e.g. `_disconnect`), which are never sent to sockets. */
+  readonly onInternalEvent?: (message: BrokerMessage) => void;
   /** How many recent event ids are remembered to drop duplicates. Default 10,000. */
   readonly dedupeWindow?: number;
   /** Routes to this node the channels it has sockets for: a user's channel from their first socket, others from their first subscriber. */
@@ -116,6 +119,10 @@ export class Hub {
    */
   deliver(message: BrokerMessage): number {
     if (!this.#seen.add(message.id)) return 0;
+    if (message.type.startsWith(INTERNAL_EVENT_PREFIX)) {
+      this.#options.onInternalEvent?.(message);
+      return 0;
+    }
     const isUserEvent = message.channel.startsWith(USER_PREFIX);
     const targets = isUserEvent
       ? this.#byUser.get(message.channel.slice(USER_PREFIX.length))

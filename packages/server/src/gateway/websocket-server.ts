@@ -24,15 +24,20 @@ import type { Database } from '../db/client.ts';
 import { isGatewayError, GatewayError } from '../errors.ts';
 import { pathOnly, type Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { verifyToken, type TokenOptions } from '../auth/tokens.ts';
-import { userExists } from '../db/users.ts';
+import { verifyToken, type TokenOptions, type VerifiedToken } from '../auth/tokens.ts';
+import type { BrokerMessage } from '../broker/broker.ts';
+import { issuedTooEarly, userAuthState } from '../db/token-not-before.ts';
+import { DISCONNECT_EVENT, type DisconnectData } from '../domain/events.ts';
 import { revokedPosts } from './channel-access.ts';
 import { Connection, GatewaySocket, type ConnectionOptions, type SocketOwner } from './connection.ts';
 import { FrameHandler } from './frame-handler.ts';
 import { Hub } from './hub.ts';
+import { TokenLifetime } from './token-lifetime.ts';
 
 const WS_PATHS: ReadonlySet<string> = new Set(['/ws', '/']);
 const DRAIN_GRACE_MS = 2000;
+/** Disconnects remembered per node (user → not-before), for sockets whose auth check ran before the disconnect committed. */
+const RECENT_DISCONNECTS = 10_000;
 
 export interface WebSocketGatewayOptions {
   readonly config: Config;
@@ -50,6 +55,8 @@ export class WebSocketGateway implements SocketOwner {
   readonly #connections = new Set<Connection>();
   readonly #heartbeat: NodeJS.Timeout;
   readonly #connectionOptions: ConnectionOptions;
+  readonly #tokenLifetime: TokenLifetime;
+  readonly #recentDisconnects = new Map<string, number>();
   #draining = false;
 
   constructor(options: WebSocketGatewayOptions) {
@@ -62,6 +69,10 @@ export class WebSocketGateway implements SocketOwner {
       clientTracking: false,
       WebSocket: GatewaySocket,
     });
+    this.#tokenLifetime = new TokenLifetime({
+      refreshWindowMs: options.config.timings.tokenRefreshWindowMs,
+      graceMs: options.config.timings.tokenExpiryGraceMs,
+    });
     this.#frames = new FrameHandler({
       db: options.db,
       hub: options.hub,
@@ -69,6 +80,7 @@ export class WebSocketGateway implements SocketOwner {
       logger: options.logger,
       maxChannelsPerSocket: limits.maxChannelsPerSocket,
       authenticate: (token) => this.#authenticate(token),
+      tokenLifetime: this.#tokenLifetime,
     });
     this.#connectionOptions = {
       maxBufferedBytes: limits.maxBufferedBytes,
@@ -182,7 +194,7 @@ export class WebSocketGateway implements SocketOwner {
     const generation = ++conn.authGeneration;
     this.#authenticate(token).then(
       (verified) => {
-        if (generation === conn.authGeneration) this.#open(conn, verified.userId, verified.expiresAt);
+        if (generation === conn.authGeneration) this.#open(conn, verified);
       },
       (err: unknown) => {
         if (generation !== conn.authGeneration) return;
@@ -195,29 +207,45 @@ export class WebSocketGateway implements SocketOwner {
     );
   }
 
-  /** Token → user id, checked against the users table. Throws GatewayError with a 4001 code. */
-  async #authenticate(token: string): Promise<{ userId: string; expiresAt: number }> {
+  /**
+   * Token → user id, checked against the users table and the user's token not-before time. Throws GatewayError
+   * with a 4001 code, or GW_ERR_DISCONNECTED (4002) for a token issued before the user was disconnected.
+   */
+  async #authenticate(token: string): Promise<VerifiedToken> {
     const verified = await verifyToken(token, this.#options.tokens);
-    if (!(await userExists(this.#options.db.orm, verified.userId))) throw new GatewayError('GW_ERR_AUTH_UNKNOWN_USER');
+    const state = await userAuthState(this.#options.db.orm, verified.userId);
+    if (!state.exists) throw new GatewayError('GW_ERR_AUTH_UNKNOWN_USER');
+    if (issuedTooEarly(verified.issuedAt, state.notBefore)) throw new GatewayError('GW_ERR_DISCONNECTED');
+    if (this.#revokedHere(verified)) throw new GatewayError('GW_ERR_DISCONNECTED');
     return verified;
   }
 
-  #open(conn: Connection, userId: string, expiresAt: number): void {
+  /** A disconnect this node received after the token's database check (which then missed it) still counts. */
+  #revokedHere(verified: VerifiedToken): boolean {
+    const notBefore = this.#recentDisconnects.get(verified.userId);
+    return notBefore !== undefined && issuedTooEarly(verified.issuedAt, notBefore);
+  }
+
+  #open(conn: Connection, verified: VerifiedToken): void {
     if (conn.state !== 'authenticating') return;
     if (conn.authTimer) clearTimeout(conn.authTimer);
     conn.authTimer = null;
     const { hub, config } = this.#options;
+    const { userId } = verified;
+    if (this.#revokedHere(verified)) return this.#failAuth(conn, 'GW_ERR_DISCONNECTED');
     if (hub.userConnections(userId).size >= config.limits.maxSocketsPerUser) {
       return this.#failAuth(conn, 'GW_ERR_TOO_MANY_CONNECTIONS');
     }
     conn.userId = userId;
-    conn.expiresAt = expiresAt;
+    conn.expiresAt = verified.expiresAt;
+    conn.issuedAt = verified.issuedAt;
     conn.state = 'open';
     hub.addConnection(conn);
     // `connected` once the user's channel is routed here, so no event of it published after `connected` is missed.
     void hub.whenRouted(`user_${userId}`).then(() => {
       if (conn.state !== 'open') return;
       conn.sendFrame({ type: 'connected', data: { userId, connectionId: conn.id, serverTime: Date.now() } });
+      this.#tokenLifetime.start(conn);
       void this.#pump(conn);
     });
   }
@@ -232,6 +260,7 @@ export class WebSocketGateway implements SocketOwner {
   /** The socket closed, for whatever reason: forget it everywhere. */
   closed(conn: Connection): void {
     if (conn.authTimer) clearTimeout(conn.authTimer);
+    this.#tokenLifetime.stop(conn);
     conn.state = 'closing';
     conn.inbox.length = 0;
     this.#connections.delete(conn);
@@ -266,14 +295,36 @@ export class WebSocketGateway implements SocketOwner {
     }
   }
 
+  /** An internal event reached this node (hub.ts never forwards those to sockets). */
+  handleInternalEvent(message: BrokerMessage): void {
+    if (message.type !== DISCONNECT_EVENT || !message.channel.startsWith('user_')) return;
+    const { notBefore } = (JSON.parse(message.encoded) as { data: DisconnectData }).data;
+    this.disconnectUser(message.channel.slice('user_'.length), notBefore);
+  }
+
+  /** Closes the user's sockets on this node whose token was issued before `notBefore` with 4002. */
+  disconnectUser(userId: string, notBefore: number): void {
+    const latest = Math.max(notBefore, this.#recentDisconnects.get(userId) ?? 0);
+    this.#recentDisconnects.delete(userId); // re-inserted last: the map drops its oldest entry first
+    this.#recentDisconnects.set(userId, latest);
+    if (this.#recentDisconnects.size > RECENT_DISCONNECTS) {
+      this.#recentDisconnects.delete(this.#recentDisconnects.keys().next().value!);
+    }
+    let closed = 0;
+    for (const conn of [...this.#options.hub.userConnections(userId)]) {
+      if (!issuedTooEarly(conn.issuedAt, notBefore)) continue;
+      conn.close('GW_ERR_DISCONNECTED');
+      closed++;
+    }
+    this.#options.logger.info({ userId, sockets: closed }, 'user disconnected by the API');
+  }
+
   #beat(): void {
     const now = Date.now();
     const { heartbeatTimeoutMs } = this.#options.config.timings;
     for (const conn of this.#connections) {
       if (now - conn.lastSeen > heartbeatTimeoutMs) {
         conn.socket.terminate();
-      } else if (conn.state === 'open' && conn.expiresAt <= now) {
-        conn.close('GW_ERR_AUTH_EXPIRED');
       } else if (conn.state !== 'closing') {
         conn.socket.ping();
       }

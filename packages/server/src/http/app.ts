@@ -15,6 +15,7 @@ import { postRoutes } from './routes/posts.ts';
 import { publishRoutes } from './routes/publish.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { demoRoutes, type DemoOptions } from './routes/demo.ts';
+import { userRoutes } from './routes/users.ts';
 import type { TokenOptions } from '../auth/tokens.ts';
 
 export interface AppDeps {
@@ -59,6 +60,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(publishRoutes, v1);
   await app.register(paymentRoutes, v1);
   await app.register(subscriptionRoutes, v1);
+  await app.register(userRoutes, v1);
   await app.register(postRoutes, { ...v1, tokens: deps.tokens });
   if (deps.demo) {
     await app.register(demoRoutes, { db: deps.db, config: deps.config, tokens: deps.tokens, demo: deps.demo, selfUrl: deps.demo.selfUrl });

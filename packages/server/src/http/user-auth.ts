@@ -2,7 +2,7 @@
 import type { FastifyRequest } from 'fastify';
 import { verifyToken, type TokenOptions } from '../auth/tokens.ts';
 import type { Queryable } from '../db/client.ts';
-import { userExists } from '../db/users.ts';
+import { issuedTooEarly, userAuthState } from '../db/token-not-before.ts';
 import { GatewayError } from '../errors.ts';
 
 /** The user id, or null for an anonymous request. A token that is present but invalid is a 401, not anonymous. */
@@ -10,7 +10,9 @@ export async function optionalUser(req: FastifyRequest, tokens: TokenOptions, db
   const header = req.headers.authorization;
   if (!header) return null;
   if (!header.startsWith('Bearer ')) throw new GatewayError('GW_ERR_AUTH_INVALID');
-  const { userId } = await verifyToken(header.slice(7).trim(), tokens);
-  if (!(await userExists(db, userId))) throw new GatewayError('GW_ERR_AUTH_UNKNOWN_USER');
+  const { userId, issuedAt } = await verifyToken(header.slice(7).trim(), tokens);
+  const state = await userAuthState(db, userId);
+  if (!state.exists) throw new GatewayError('GW_ERR_AUTH_UNKNOWN_USER');
+  if (issuedTooEarly(issuedAt, state.notBefore)) throw new GatewayError('GW_ERR_DISCONNECTED');
   return userId;
 }

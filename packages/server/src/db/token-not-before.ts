@@ -1,0 +1,53 @@
+/**
+ * Token revocation per user: `realtime.token_not_before` holds the earliest `iat` a user's token may have.
+ * A disconnect raises it and commits the `_disconnect` event in the same transaction, so every node closes the
+ * user's sockets and no node accepts the old tokens again.
+ */
+import { sql } from 'drizzle-orm';
+import { userDisconnected } from '../domain/events.ts';
+import { queryRows, type Orm, type Queryable } from './client.ts';
+import { appendEvents } from './outbox.ts';
+
+export interface UserAuthState {
+  readonly exists: boolean;
+  /** Tokens issued before this time (ms since the epoch) are refused; null when the user was never disconnected. */
+  readonly notBefore: number | null;
+}
+
+/** Whether the user exists and their token not-before time, in one query (it runs on every authentication). */
+export async function userAuthState(db: Queryable, userId: string): Promise<UserAuthState> {
+  const rows = await queryRows<{ exists: boolean; not_before: Date | string | null }>(
+    db,
+    sql`select exists (select 1 from "users" where "id" = ${userId}) as "exists",
+               (select not_before from realtime.token_not_before where user_id = ${userId}) as not_before`,
+  );
+  const row = rows[0];
+  const notBefore = row?.not_before == null ? null : new Date(row.not_before).getTime();
+  return { exists: row?.exists === true, notBefore };
+}
+
+/** True when a token issued at `issuedAt` (ms, null: no `iat`) is refused by the user's not-before time. */
+export function issuedTooEarly(issuedAt: number | null, notBefore: number | null): boolean {
+  return notBefore !== null && (issuedAt === null || issuedAt < notBefore);
+}
+
+/**
+ * Refuses the user's tokens issued up to now and announces the disconnect to every node. `iat` has a resolution of
+ * one second, so not-before is the start of the next second: a token issued in the same second as the disconnect
+ * is refused too. Never lowers an earlier not-before. Returns the not-before time in ms.
+ */
+export async function disconnectUser(db: Orm, userId: string, now = Date.now()): Promise<number> {
+  const requested = (Math.floor(now / 1000) + 1) * 1000;
+  return db.transaction(async (tx) => {
+    const [row] = await queryRows<{ not_before: Date | string }>(
+      tx,
+      sql`insert into realtime.token_not_before (user_id, not_before) values (${userId}, ${new Date(requested).toISOString()})
+          on conflict (user_id) do update
+            set not_before = greatest(realtime.token_not_before.not_before, excluded.not_before), updated_at = now()
+          returning not_before`,
+    );
+    const notBefore = new Date(row!.not_before).getTime();
+    await appendEvents(tx, [userDisconnected(userId, { notBefore })]);
+    return notBefore;
+  });
+}

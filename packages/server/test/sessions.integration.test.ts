@@ -1,0 +1,119 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeJwt, SignJWT } from 'jose';
+import { startGateway, TEST_SECRET } from './helpers/gateway.ts';
+import { startTwoNodes } from './helpers/two-nodes.ts';
+import { TestClient } from './helpers/ws-client.ts';
+
+test('token-expiring comes ahead of exp; a fresh auth keeps the socket and its subscriptions past the first exp', async (t) => {
+  const gw = await startGateway(t, { env: { TOKEN_REFRESH_WINDOW_MS: '2000', TOKEN_EXPIRY_GRACE_MS: '500' } });
+  // exp has one-second resolution: 3 s leaves the warning 1-2 s after connecting.
+  const short = await gw.token('demo-fan-basic', 3);
+  const exp = decodeJwt(short).exp! * 1000;
+  const refreshing = await TestClient.open(`${gw.wsUrl}?token=${short}`);
+  const lapsing = await TestClient.open(`${gw.wsUrl}?token=${short}`);
+  await Promise.all([refreshing.next('connected'), lapsing.next('connected')]);
+  refreshing.send({ type: 'subscribe', channel: 'creator:demo-creator' });
+  assert.equal((await refreshing.next('subscribed')).data.channelKey, 'creator_demo-creator');
+
+  const warning = await refreshing.next('token-expiring');
+  assert.deepEqual(warning.data, { expiresAt: exp });
+  assert.ok(Date.now() >= exp - 2000, 'not before the refresh window');
+  assert.deepEqual((await lapsing.next('token-expiring')).data, { expiresAt: exp });
+
+  const fresh = await gw.token('demo-fan-basic', 600);
+  refreshing.send({ type: 'auth', token: fresh });
+  const authenticated = await refreshing.next('authenticated');
+  assert.deepEqual(authenticated.data, { userId: 'demo-fan-basic', expiresAt: decodeJwt(fresh).exp! * 1000 });
+
+  const closed = await lapsing.closed;
+  assert.deepEqual([closed.code, closed.reason], [4001, 'token expired']);
+  assert.ok(Date.now() >= exp + 500 - 20, 'the socket without a fresh token stays for the grace period');
+
+  const published = await gw.api('/v1/publish', { channel: 'creator:demo-creator', type: 'tick', data: { n: 1 } });
+  assert.equal(published.status, 200);
+  const tick = await refreshing.next('tick');
+  assert.equal(tick.id, published.body.id, 'the subscription outlived the first token');
+  refreshing.send({ type: 'ping' });
+  assert.equal((await refreshing.next('pong')).type, 'pong');
+  assert.deepEqual(await refreshing.none('token-expiring', 200), [], 'one warning per token');
+  refreshing.close();
+});
+
+test('a token that arrives inside the refresh window is warned at once', async (t) => {
+  const gw = await startGateway(t, { env: { TOKEN_REFRESH_WINDOW_MS: '60000' } });
+  const token = await gw.token('demo-fan-basic', 30);
+  const client = await TestClient.open(`${gw.wsUrl}?token=${token}`);
+  await client.next('connected');
+  assert.deepEqual((await client.next('token-expiring', 1000)).data, { expiresAt: decodeJwt(token).exp! * 1000 });
+  client.close();
+});
+
+test('disconnect closes the user\'s sockets on both nodes with 4002 and no one else\'s; the old token stays refused', async (t) => {
+  const { a, b } = await startTwoNodes(t);
+  const oldToken = await a.token('demo-fan-basic');
+  const open = (gw: typeof a, token: string) => TestClient.open(`${gw.wsUrl}?token=${token}`);
+  const targets = await Promise.all([open(a, oldToken), open(a, oldToken), open(b, oldToken)]);
+  for (const c of targets) await c.next('connected');
+  const others = [await a.connect('demo-fan-vip'), await b.connect('demo-fan-vip')];
+
+  const noKey = await a.api('/v1/users/demo-fan-basic/disconnect', {}, { authorization: '' });
+  assert.equal(noKey.status, 401);
+  assert.equal(noKey.body.error.code, 'GW_ERR_API_UNAUTHORIZED');
+  const wrongKey = await a.api('/v1/users/demo-fan-basic/disconnect', {}, { authorization: 'Bearer not-the-key-0123456789' });
+  assert.equal(wrongKey.status, 401);
+  for (const c of targets) c.send({ type: 'ping' });
+  for (const c of targets) assert.equal((await c.next('pong')).type, 'pong', 'a refused call disconnects no one');
+
+  const res = await a.api('/v1/users/demo-fan-basic/disconnect', {});
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body.userId, 'demo-fan-basic');
+  assert.ok(res.body.notBefore > Date.now() - 1000 && res.body.notBefore % 1000 === 0);
+  for (const c of targets) {
+    const closed = await c.closed;
+    assert.deepEqual([closed.code, closed.reason], [4002, 'disconnected by the server']);
+    assert.deepEqual(c.frames.filter((f) => f.type.startsWith('_')), [], 'the internal event is never sent');
+  }
+  for (const c of others) {
+    c.send({ type: 'ping' });
+    assert.equal((await c.next('pong')).type, 'pong', 'other users stay connected');
+    assert.deepEqual(await c.none((f) => f.type.startsWith('_'), 100), []);
+  }
+
+  for (const gw of [a, b]) {
+    const again = await open(gw, oldToken);
+    const refused = await again.closed;
+    assert.deepEqual([refused.code, refused.reason], [4002, 'disconnected by the server'], 'the old token cannot reconnect');
+  }
+  const viaFrame = await TestClient.open(a.wsUrl);
+  viaFrame.send({ type: 'auth', token: oldToken });
+  assert.equal((await viaFrame.closed).code, 4002);
+  const http = await fetch(`${b.httpUrl}/v1/posts/demo-post-basic`, { headers: { authorization: `Bearer ${oldToken}` } });
+  assert.equal(http.status, 401);
+  assert.equal(((await http.json()) as any).error.code, 'GW_ERR_DISCONNECTED');
+
+  // A token issued from notBefore on works again (iat has one-second resolution).
+  await new Promise((r) => setTimeout(r, Math.max(0, res.body.notBefore - Date.now())));
+  const newToken = await a.token('demo-fan-basic');
+  const back = await open(b, newToken);
+  assert.equal((await back.next('connected')).data.userId, 'demo-fan-basic');
+  back.close();
+  for (const c of others) c.close();
+});
+
+test('a token without iat is refused once the user was disconnected', async (t) => {
+  const gw = await startGateway(t);
+  const noIat = await new SignJWT({ userId: 'demo-fan-vip' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime('10m')
+    .sign(new TextEncoder().encode(TEST_SECRET));
+  const before = await TestClient.open(`${gw.wsUrl}?token=${noIat}`);
+  await before.next('connected');
+  assert.equal((await gw.api('/v1/users/demo-fan-vip/disconnect', {})).status, 200);
+  assert.equal((await before.closed).code, 4002);
+  const after = await TestClient.open(`${gw.wsUrl}?token=${noIat}`);
+  assert.equal((await after.closed).code, 4002);
+  const bad = await gw.api('/v1/users/bad%20id/disconnect', {});
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.error.code, 'GW_ERR_BAD_REQUEST');
+});
