@@ -20,6 +20,8 @@ export interface Config {
   readonly jwtAudience: string | null;
   readonly allowQueryToken: boolean;
   readonly allowedOrigins: readonly string[] | null;
+  /** Accept a NextAuth v4 session cookie on the upgrade request (requires allowedOrigins). */
+  readonly acceptSessionCookie: boolean;
   readonly redisUrl: string | null;
   /** Prefix of the Redis keys and pub/sub channels, so several deployments can share one Redis. */
   readonly redisPrefix: string;
@@ -140,6 +142,7 @@ const EnvSchema = z.object({
     }
     return origins;
   }),
+  ACCEPT_SESSION_COOKIE: bool(false),
   REDIS_URL: url(['redis:', 'rediss:']),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . : -').optional(),
   LOG_LEVEL: z
@@ -183,6 +186,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (e.HEARTBEAT_TIMEOUT_MS <= e.HEARTBEAT_INTERVAL_MS) {
     problems.push('HEARTBEAT_TIMEOUT_MS: must be longer than HEARTBEAT_INTERVAL_MS');
   }
+  if (e.ACCEPT_SESSION_COOKIE && !e.ALLOWED_ORIGINS?.length) {
+    // A browser sends the cookie with an upgrade started by any site; only the Origin check keeps other sites out.
+    problems.push('ACCEPT_SESSION_COOKIE: requires ALLOWED_ORIGINS (the sites allowed to connect with the session cookie)');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const port = e.PORT !== -1 ? e.PORT : e.WS_PORT !== -1 ? e.WS_PORT : 3002;
@@ -201,6 +208,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     jwtAudience: e.JWT_AUDIENCE,
     allowQueryToken: e.ALLOW_QUERY_TOKEN,
     allowedOrigins: e.ALLOWED_ORIGINS,
+    acceptSessionCookie: e.ACCEPT_SESSION_COOKIE,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX ?? 'fonana-realtime:',
     logLevel: e.LOG_LEVEL ?? 'info',

@@ -5,8 +5,10 @@
  * Authentication, in this order of preference:
  *   1. an `{"type":"auth","token"}` frame sent first (within AUTH_TIMEOUT_MS of the upgrade),
  *   2. `Authorization: Bearer <token>` on the upgrade request,
- *   3. `?token=` on the upgrade URL (unless ALLOW_QUERY_TOKEN=false).
- * With a header or query token, verification starts at once; if the client's first frame is an `auth`
+ *   3. `?token=` on the upgrade URL (unless ALLOW_QUERY_TOKEN=false),
+ *   4. a NextAuth v4 session cookie on the upgrade request (only with ACCEPT_SESSION_COOKIE=true, which requires
+ *      ALLOWED_ORIGINS: the Origin check is what keeps other sites from riding on the browser's cookie).
+ * With a header, query or cookie token, verification starts at once; if the client's first frame is an `auth`
  * frame that arrives before it finished, the frame's token decides instead. Frames other than `auth` that
  * arrive before authentication has finished wait in the connection's inbox and are handled in order
  * afterwards (the reference attached its listener late and lost them).
@@ -24,6 +26,7 @@ import type { Database } from '../db/client.ts';
 import { isGatewayError, GatewayError } from '../errors.ts';
 import { pathOnly, type Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { sessionKey, sessionTokenFromCookies, verifySessionToken } from '../auth/session-cookie.ts';
 import { verifyToken, type TokenOptions, type VerifiedToken } from '../auth/tokens.ts';
 import type { BrokerMessage } from '../broker/broker.ts';
 import { issuedTooEarly, userAuthState } from '../db/token-not-before.ts';
@@ -57,6 +60,8 @@ export class WebSocketGateway implements SocketOwner {
   readonly #connectionOptions: ConnectionOptions;
   readonly #tokenLifetime: TokenLifetime;
   readonly #recentDisconnects = new Map<string, number>();
+  /** NextAuth's session-token key, when session cookies are accepted. */
+  readonly #sessionKey: Uint8Array | null;
   #draining = false;
 
   constructor(options: WebSocketGatewayOptions) {
@@ -69,6 +74,7 @@ export class WebSocketGateway implements SocketOwner {
       clientTracking: false,
       WebSocket: GatewaySocket,
     });
+    this.#sessionKey = options.config.acceptSessionCookie ? sessionKey(options.tokens.secret) : null;
     this.#tokenLifetime = new TokenLifetime({
       refreshWindowMs: options.config.timings.tokenRefreshWindowMs,
       graceMs: options.config.timings.tokenExpiryGraceMs,
@@ -120,19 +126,20 @@ export class WebSocketGateway implements SocketOwner {
     return null;
   }
 
-  /** The token of the upgrade request: the header, else the query (never logged). */
-  #upgradeToken(req: IncomingMessage): { token: string } | { refused: Code } | null {
+  /** The credential of the upgrade request: the header, else the query, else the session cookie (never logged). */
+  #upgradeToken(req: IncomingMessage): UpgradeCredential {
     const header = req.headers.authorization;
     if (header?.startsWith('Bearer ') && header.length > 7) return { token: header.slice(7).trim() };
     const url = req.url ?? '';
     const q = url.indexOf('?');
-    if (q === -1) return null;
-    const token = new URLSearchParams(url.slice(q + 1)).get('token');
-    if (!token) return null;
-    return this.#options.config.allowQueryToken ? { token } : { refused: 'GW_ERR_AUTH_QUERY_TOKEN_DISABLED' };
+    const token = q === -1 ? null : new URLSearchParams(url.slice(q + 1)).get('token');
+    if (token) return this.#options.config.allowQueryToken ? { token } : { refused: 'GW_ERR_AUTH_QUERY_TOKEN_DISABLED' };
+    if (!this.#sessionKey) return null;
+    const sealed = sessionTokenFromCookies(req.headers.cookie);
+    return sealed ? { token: sealed, session: true } : null;
   }
 
-  #onConnection(ws: GatewaySocket, upgrade: { token: string } | { refused: Code } | null): void {
+  #onConnection(ws: GatewaySocket, upgrade: UpgradeCredential): void {
     const conn = new Connection(ws, this.#connectionOptions);
     this.#connections.add(conn);
     ws.on('message', socketOnMessage);
@@ -142,7 +149,7 @@ export class WebSocketGateway implements SocketOwner {
     ws.owner = this;
     if (upgrade && 'refused' in upgrade) return this.#failAuth(conn, upgrade.refused);
     conn.authTimer = setTimeout(() => this.#failAuth(conn, 'GW_ERR_AUTH_TIMEOUT'), this.#options.config.timings.authTimeoutMs);
-    if (upgrade) this.#startAuth(conn, upgrade.token);
+    if (upgrade) this.#startAuth(conn, upgrade.token, upgrade.session === true);
   }
 
   /** A frame arrived: authenticate with it, or queue it and run the inbox. Never throws into the socket's emitter. */
@@ -190,9 +197,9 @@ export class WebSocketGateway implements SocketOwner {
     }
   }
 
-  #startAuth(conn: Connection, token: string): void {
+  #startAuth(conn: Connection, token: string, session = false): void {
     const generation = ++conn.authGeneration;
-    this.#authenticate(token).then(
+    this.#authenticate(token, session).then(
       (verified) => {
         if (generation === conn.authGeneration) this.#open(conn, verified);
       },
@@ -211,8 +218,11 @@ export class WebSocketGateway implements SocketOwner {
    * Token → user id, checked against the users table and the user's token not-before time. Throws GatewayError
    * with a 4001 code, or GW_ERR_DISCONNECTED (4002) for a token issued before the user was disconnected.
    */
-  async #authenticate(token: string): Promise<VerifiedToken> {
-    const verified = await verifyToken(token, this.#options.tokens);
+  async #authenticate(token: string, session = false): Promise<VerifiedToken> {
+    const verified =
+      session && this.#sessionKey
+        ? await verifySessionToken(token, this.#sessionKey)
+        : await verifyToken(token, this.#options.tokens);
     const state = await userAuthState(this.#options.db.orm, verified.userId);
     if (!state.exists) throw new GatewayError('GW_ERR_AUTH_UNKNOWN_USER');
     if (issuedTooEarly(verified.issuedAt, state.notBefore)) throw new GatewayError('GW_ERR_DISCONNECTED');
@@ -355,6 +365,9 @@ export class WebSocketGateway implements SocketOwner {
     this.#wss.close();
   }
 }
+
+/** What the upgrade request carried: a token (a sealed NextAuth session when `session`), a refusal, or nothing. */
+type UpgradeCredential = { token: string; session?: boolean } | { refused: Code } | null;
 
 function waitClosed(conn: Connection): Promise<void> {
   if (conn.socket.readyState === conn.socket.CLOSED) return Promise.resolve();
