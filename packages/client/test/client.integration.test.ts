@@ -97,7 +97,7 @@ test('refreshes the token in band before it expires: the socket and its subscrip
 });
 
 test('a getToken that keeps returning the same token is not called in a loop', async (t) => {
-  const g = await startGateway(t, { env: { HEARTBEAT_INTERVAL_MS: '1000' } });
+  const g = await startGateway(t, { env: { HEARTBEAT_INTERVAL_MS: '1000', TOKEN_EXPIRY_GRACE_MS: '0' } });
   const token = await g.token('demo-fan-none', 3);
   const calls: string[] = [];
   const client = clientFor(t, g, 'demo-fan-none', {

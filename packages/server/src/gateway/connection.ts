@@ -37,8 +37,10 @@ export class Connection {
   /** Token `iat`, ms since the epoch (null: none); a disconnect closes sockets whose token is older than its time. */
   issuedAt: number | null = null;
   expiryTimer: NodeJS.Timeout | null = null;
-  /** Whether `token-expiring` was sent for the current token. */
-  expiryWarned = false;
+  /** When `token-expiring` is due for the current token, ms since the epoch. */
+  warnAt = 0;
+  /** The expiry `token-expiring` was last sent for (0: none), so each expiry is warned once. */
+  warnedExpiresAt = 0;
   /** Last time anything (frame or pong) arrived, ms since the epoch. */
   lastSeen = Date.now();
   /** Subscribed channels by wire key. */
