@@ -236,7 +236,18 @@ export class WebSocketGateway implements SocketOwner {
     return notBefore !== undefined && issuedTooEarly(verified.issuedAt, notBefore);
   }
 
-  #open(conn: Connection, verified: VerifiedToken): void {
+  /** Whether the token is still above the user's not-before time (true when that cannot be read: auth already passed). */
+  async #stillAllowed(verified: VerifiedToken): Promise<boolean> {
+    try {
+      const { notBefore } = await userAuthState(this.#options.db.orm, verified.userId);
+      return !issuedTooEarly(verified.issuedAt, notBefore);
+    } catch (err) {
+      this.#options.logger.warn({ err }, 'could not re-check the token not-before time');
+      return true;
+    }
+  }
+
+    #open(conn: Connection, verified: VerifiedToken): void {
     if (conn.state !== 'authenticating') return;
     if (conn.authTimer) clearTimeout(conn.authTimer);
     conn.authTimer = null;
@@ -251,8 +262,11 @@ export class WebSocketGateway implements SocketOwner {
     conn.issuedAt = verified.issuedAt;
     conn.state = 'open';
     hub.addConnection(conn);
+    const firstHere = hub.userConnections(userId).size === 1;
     // `connected` once the user's channel is routed here, so no event of it published after `connected` is missed.
-    void hub.whenRouted(`user_${userId}`).then(() => {
+    void hub.whenRouted(`user_${userId}`).then(async () => {
+      // A disconnect committed while the channel was not routed here yet never reached this node: ask the database.
+      if (firstHere && !(await this.#stillAllowed(verified))) return this.#failAuth(conn, 'GW_ERR_DISCONNECTED');
       if (conn.state !== 'open') return;
       conn.sendFrame({ type: 'connected', data: { userId, connectionId: conn.id, serverTime: Date.now() } });
       this.#tokenLifetime.start(conn);
