@@ -6,10 +6,15 @@ import { startTwoNodes } from './helpers/two-nodes.ts';
 import { TestClient } from './helpers/ws-client.ts';
 
 test('token-expiring comes ahead of exp; a fresh auth keeps the socket and its subscriptions past the first exp', async (t) => {
-  const gw = await startGateway(t, { env: { TOKEN_REFRESH_WINDOW_MS: '60000', TOKEN_EXPIRY_GRACE_MS: '500' } });
-  // exp and iat have one-second resolution: a 3 s token, so the lead is min(60 s, 10% of 3 s) = 300 ms.
-  const short = await gw.token('demo-fan-basic', 3);
-  const exp = decodeJwt(short).exp! * 1000;
+  const gw = await startGateway(t, { env: { TOKEN_REFRESH_WINDOW_MS: '4000', TOKEN_EXPIRY_GRACE_MS: '500' } });
+  // Issued long ago, so the lead is the window (4 s, not 10% of the lifetime); 5 s left.
+  const now = Math.floor(Date.now() / 1000);
+  const short = await new SignJWT({ userId: 'demo-fan-basic' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt(now - 1000)
+    .setExpirationTime(now + 5)
+    .sign(new TextEncoder().encode(TEST_SECRET));
+  const exp = (now + 5) * 1000;
   const refreshing = await TestClient.open(`${gw.wsUrl}?token=${short}`);
   const lapsing = await TestClient.open(`${gw.wsUrl}?token=${short}`);
   await Promise.all([refreshing.next('connected'), lapsing.next('connected')]);
@@ -18,7 +23,7 @@ test('token-expiring comes ahead of exp; a fresh auth keeps the socket and its s
 
   const warning = await refreshing.next('token-expiring');
   assert.deepEqual(warning.data, { expiresAt: exp });
-  assert.ok(Date.now() >= exp - 300 - 20, `not before exp − lead (${exp - Date.now()} ms before exp)`);
+  assert.ok(Date.now() >= exp - 4000 - 20, `not before exp − window (${exp - Date.now()} ms before exp)`);
   assert.deepEqual((await lapsing.next('token-expiring')).data, { expiresAt: exp });
   // The same token again is no refresh: no second warning for the same expiry.
   lapsing.send({ type: 'auth', token: short });
