@@ -144,6 +144,8 @@ async function serve(config: Config, logger: Logger, demo: boolean): Promise<num
   const node = await GatewayNode.start({ config, logger, secret, ...(demoOptions ? { demo: demoOptions } : {}) });
   if (demo && config.port === 0) process.stdout.write(`${demoPageUrl(config, node.port)}\n`);
   keepServingOnStrayErrors(logger);
+  // Under a process manager with an IPC channel (PM2 `wait_ready`): listening now, the old instance may stop.
+  process.send?.('ready');
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal }, 'shutdown requested');

@@ -235,3 +235,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     outbox: { partitions: e.OUTBOX_PARTITIONS },
   };
 }
+
+/** The names of every environment variable the configuration reads (docs and their tests list each one). */
+export const ENV_NAMES: readonly string[] = Object.keys(EnvSchema.shape);
