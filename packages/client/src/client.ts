@@ -70,6 +70,8 @@ export interface ClientEvents<E extends EventMap> {
   state: { state: ConnectionState; previous: ConnectionState };
   connected: { userId: string; connectionId: string };
   disconnected: Disconnect;
+  /** A reconnect attempt is scheduled in `delayMs` (the backoff's choice; `attempt` counts from 1 since the last reset). */
+  reconnecting: { attempt: number; delayMs: number };
   /** Every event, once per id. */
   event: TypedEvent<E>;
   /** Missed events of a channel could not be replayed: refetch what depends on it. */
@@ -302,7 +304,9 @@ export class RealtimeClient<Custom extends EventMap = {}> {
     if (this.#isOffline()) return this.#setState('offline');
     this.#setState(this.#connectedOnce ? 'reconnecting' : 'connecting');
     if (this.#paused) return;
-    this.#timer('reconnect', this.#backoff.next(), () => void this.#open());
+    const delayMs = this.#backoff.next();
+    this.#timer('reconnect', delayMs, () => void this.#open());
+    this.#emitter.emit('reconnecting', { attempt: this.#backoff.attempt, delayMs });
   }
 
   /** Back online or thawed: try at once instead of waiting out the backoff. */
