@@ -19,6 +19,8 @@ export const Codes = {
   GW_ERR_AUTH_TIMEOUT: { close: 4001, http: 401, reason: 'authentication timeout', reconnect: true },
   GW_ERR_AUTH_USER_MISMATCH: { close: 4001, http: 401, reason: 'token is for another user', reconnect: true },
   GW_ERR_AUTH_QUERY_TOKEN_DISABLED: { close: 4001, http: 401, reason: 'query-string tokens are disabled', reconnect: true },
+  GW_ERR_AUTH_LIFETIME_TOO_LONG: { close: 4001, http: 401, reason: 'token lifetime is longer than allowed', reconnect: true },
+  GW_ERR_AUTH_UNAVAILABLE: { close: 1011, http: 503, reason: 'authentication could not be checked; retry', reconnect: true },
   GW_ERR_TOO_MANY_CONNECTIONS: { close: 4008, http: 429, reason: 'too many connections for this user', reconnect: true },
   GW_ERR_SLOW_CONSUMER: { close: 4009, http: 503, reason: 'slow consumer: send buffer full', reconnect: true },
   GW_ERR_FRAME_FLOOD: { close: 4010, http: 429, reason: 'too many frames waiting to be processed', reconnect: true },
@@ -43,6 +45,16 @@ export const Codes = {
   GW_ERR_PAYMENT_SIGNATURE: { close: null, http: 401, reason: 'bad or stale signature', reconnect: false },
   GW_ERR_PAYMENT_INVALID: { close: null, http: 422, reason: 'payment does not match', reconnect: false },
   GW_ERR_PAYMENT_CONFLICT: { close: null, http: 409, reason: 'payment conflicts with current state', reconnect: false },
+  GW_ERR_DATABASE_UNAVAILABLE: { close: null, http: 503, reason: 'database unavailable; try again', reconnect: false },
+  GW_ERR_SERVER_FULL: { close: null, http: 503, reason: 'server at its connection limit', reconnect: false },
+  GW_ERR_ADDRESS_RATE_LIMITED: { close: null, http: 429, reason: 'too many connection attempts from this address', reconnect: false },
+  GW_ERR_ADDRESS_SOCKET_LIMIT: { close: null, http: 429, reason: 'too many sockets from this address', reconnect: false },
+  GW_ERR_ADDRESS_UNAUTHENTICATED_LIMIT: {
+    close: null,
+    http: 429,
+    reason: 'too many unauthenticated sockets from this address',
+    reconnect: false,
+  },
 } as const satisfies Record<string, CodeRow>;
 
 export interface CodeRow {

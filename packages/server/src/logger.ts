@@ -42,3 +42,16 @@ export function pathOnly(url: string | undefined): string {
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
 }
+
+/**
+ * An error as a log field: the message and code of its root cause only. Driver errors carry their client objects
+ * (node-postgres's has the server's cancel key) and drizzle wraps them in errors that carry the query parameters;
+ * neither belongs in a log line.
+ */
+export function errorSummary(err: unknown): { message: string; code?: string } {
+  let root = err;
+  for (let depth = 0; depth < 5 && root instanceof Error && root.cause instanceof Error; depth++) root = root.cause;
+  if (!(root instanceof Error)) return { message: String(root) };
+  const code = (root as { code?: unknown }).code;
+  return { message: root.message, ...(typeof code === 'string' ? { code } : {}) };
+}

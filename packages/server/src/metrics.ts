@@ -42,6 +42,18 @@ export class Metrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
+  readonly addressRefusals = new Counter({
+    name: 'realtime_address_refusals_total',
+    help: 'Connections and upgrade requests refused by a per-address limit, by code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly upgradeRefusals = new Counter({
+    name: 'realtime_upgrade_refusals_total',
+    help: 'Upgrade requests refused (any reason: path, origin, draining, full, per-address), by HTTP status',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
   readonly outboxPublished = new Counter({
     name: 'realtime_outbox_published_total',
     help: 'Outbox events published to the broker by this node',

@@ -17,7 +17,7 @@ import { Hub } from './gateway/hub.ts';
 import { WebSocketGateway } from './gateway/websocket-server.ts';
 import { buildApp } from './http/app.ts';
 import type { DemoOptions } from './http/routes/demo.ts';
-import type { Logger } from './logger.ts';
+import { errorSummary, type Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { OutboxRelay } from './outbox/relay.ts';
@@ -121,7 +121,12 @@ export class GatewayNode {
       onEntitlementChange: (userId) => void gateway?.recheckPostAccess(userId),
       onInternalEvent: (message) => gateway?.handleInternalEvent(message),
     });
-    const tokens = { secret: options.secret, issuer: config.jwtIssuer, audience: config.jwtAudience };
+    const tokens = {
+      secret: options.secret,
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+      maxTtlSeconds: config.maxTokenTtlSeconds,
+    };
     gateway = new WebSocketGateway({ config, db, hub, metrics, logger, tokens });
     await subscribeOrCarryOn(
       broker,
@@ -185,16 +190,24 @@ export class GatewayNode {
     return node;
   }
 
+  /** What `/readyz` reports; answers within READINESS_CHECK_MS even when the database does not. */
   async readiness(): Promise<{ ready: boolean; checks: Record<string, boolean> }> {
-    let database = false;
-    try {
-      await this.db.orm.execute(sql`select 1`);
-      database = true;
-    } catch {
-      database = false;
-    }
+    const database = await withinDeadline(this.db.orm.execute(sql`select 1`), READINESS_CHECK_MS);
     const checks = { draining: this.#draining, database, broker: this.broker.isHealthy() };
     return { ready: !this.#draining && database && checks.broker, checks };
+  }
+
+  /**
+   * Closes the HTTP server; connections still open after HTTP_CLOSE_GRACE_MS (a request whose headers never finish,
+   * whose timeout stops with the server) are cut, so a shutdown cannot wait on a client.
+   */
+  async #closeHttp(): Promise<void> {
+    const cut = setTimeout(() => this.app.server.closeAllConnections(), HTTP_CLOSE_GRACE_MS);
+    try {
+      await this.app.close();
+    } finally {
+      clearTimeout(cut);
+    }
   }
 
   /**
@@ -211,7 +224,7 @@ export class GatewayNode {
     const steps: [string, () => Promise<unknown>][] = [
       ['expiry sweep', () => this.expirySweep.stop()],
       ['outbox relay', () => this.relay.stop()],
-      ['http server', () => this.app.close()],
+      ['http server', () => this.#closeHttp()],
       ['metrics server', () => new Promise<void>((resolve) => (this.#metricsServer ? this.#metricsServer.close(() => resolve()) : resolve()))],
       ['broker', () => (this.#ownsBroker ? this.broker.close() : Promise.resolve())],
       ['database', () => (this.#ownsDb ? this.db.close() : Promise.resolve())],
@@ -232,7 +245,8 @@ export function openConfiguredDatabase(config: Config, logger: Logger): Promise<
   return openDatabase({
     url: config.databaseUrl ?? undefined,
     dataDir: config.databaseUrl ? undefined : join(config.dataDir, 'pglite'),
-    onError: (err) => logger.warn({ err }, 'database connection error'),
+    timeouts: config.database,
+    onError: (err) => logger.warn({ error: errorSummary(err) }, 'database connection error'),
   });
 }
 
@@ -241,6 +255,28 @@ function loopbackFor(host: string): string {
   if (host === '0.0.0.0' || host === '') return '127.0.0.1';
   if (host === '::') return '[::1]';
   return host.includes(':') ? `[${host}]` : host;
+}
+
+const HTTP_CLOSE_GRACE_MS = 2000;
+
+/** Longest a readiness check waits for the database: a load balancer's probe must get an answer, not a hang. */
+const READINESS_CHECK_MS = 1500;
+
+/** True when `work` settles successfully within `ms`; false when it fails or is late (it keeps running). */
+async function withinDeadline(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const outcome = work.then(
+    () => true,
+    () => false,
+  );
+  try {
+    return await Promise.race([outcome, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const BROKER_WAIT_MS = 5000;

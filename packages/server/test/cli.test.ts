@@ -59,10 +59,12 @@ test('a configuration error exits 2 with one line per problem on stderr', async 
   assert.deepEqual(await readdir(dir), [], 'nothing written before the configuration is valid');
 });
 
-test('token prints an HS256 JWT for the user, signed with NEXTAUTH_SECRET, with the given ttl', async (t) => {
+test('token prints an HS256 JWT for an existing user, signed with NEXTAUTH_SECRET, with the given ttl', async (t) => {
   const dir = await dataDir(t);
+  const seeded = await cli(['seed'], { NEXTAUTH_SECRET: SECRET, DATA_DIR: dir });
+  assert.equal(seeded.code, 0, seeded.stderr);
   const before = Math.floor(Date.now() / 1000);
-  const run = await cli(['token', 'user-42', '--ttl', '120'], { NEXTAUTH_SECRET: SECRET, DATA_DIR: dir });
+  const run = await cli(['token', 'demo-fan-basic', '--ttl', '120'], { NEXTAUTH_SECRET: SECRET, DATA_DIR: dir });
   const after = Math.floor(Date.now() / 1000);
   assert.equal(run.code, 0, run.stderr);
   const output = lines(run.stdout);
@@ -73,8 +75,8 @@ test('token prints an HS256 JWT for the user, signed with NEXTAUTH_SECRET, with 
 
   assert.deepEqual(decodePart(header), { alg: 'HS256', typ: 'JWT' });
   const claims = decodePart(payload);
-  assert.equal(claims.userId, 'user-42');
-  assert.equal(claims.sub, 'user-42');
+  assert.equal(claims.userId, 'demo-fan-basic');
+  assert.equal(claims.sub, 'demo-fan-basic');
   assert.equal(typeof claims.exp, 'number');
   const exp = claims.exp as number;
   assert.ok(exp >= before + 120 && exp <= after + 120, `exp ${exp} not within now+120 (${before + 120}..${after + 120})`);
@@ -82,7 +84,17 @@ test('token prints an HS256 JWT for the user, signed with NEXTAUTH_SECRET, with 
 
   const expected = createHmac('sha256', SECRET).update(`${header}.${payload}`).digest('base64url');
   assert.equal(signature, expected, 'signed with NEXTAUTH_SECRET');
-  assert.deepEqual(await readdir(dir), [], 'no development secret written when NEXTAUTH_SECRET is set');
+  assert.ok(!(await readdir(dir)).includes('nextauth-secret.dev'), 'no development secret written when NEXTAUTH_SECRET is set');
+
+  // A user the database does not know would be refused at connect: no token is printed.
+  const unknown = await cli(['token', 'no-such-user'], { NEXTAUTH_SECRET: SECRET, DATA_DIR: dir });
+  assert.equal(unknown.code, 2);
+  assert.deepEqual(lines(unknown.stderr), ['token: there is no user "no-such-user" in the database']);
+  assert.equal(unknown.stdout, '');
+  // Nor one that outlives MAX_TOKEN_TTL.
+  const tooLong = await cli(['token', 'demo-fan-basic', '--ttl', '7200'], { NEXTAUTH_SECRET: SECRET, DATA_DIR: dir, MAX_TOKEN_TTL: '3600' });
+  assert.equal(tooLong.code, 2);
+  assert.deepEqual(lines(tooLong.stderr), ['token: --ttl 7200 is longer than MAX_TOKEN_TTL (3600 s)']);
 });
 
 test('token without a user id exits 2 with usage', async (t) => {

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, loadConfig } from '../src/config/config.ts';
+import { readOpenFileLimit } from '../src/config/file-limit.ts';
+import { clientAddress } from '../src/config/trusted-proxies.ts';
 
 const SECRET = 'a-perfectly-fine-secret-of-32-chars!';
 
@@ -188,4 +190,76 @@ test('no problem line contains the value of a secret variable', () => {
   // Also in production, where the secret is required.
   const prod = problemsOf({ NODE_ENV: 'production', NEXTAUTH_SECRET: 'shortsecretvalue' }).join('\n');
   assert.ok(!prod.includes('shortsecretvalue'));
+});
+
+test('MAX_CONNECTIONS defaults below the open-file limit, keeping a reserve', () => {
+  assert.equal(loadConfig({}, { openFileLimit: 20_000 }).limits.maxConnections, 20_000 - 1024);
+  assert.equal(loadConfig({}, { openFileLimit: 1024 }).limits.maxConnections, 768);
+  assert.equal(loadConfig({}, { openFileLimit: null }).limits.maxConnections, 10_000);
+  assert.equal(loadConfig({ MAX_CONNECTIONS: '50' }, { openFileLimit: 20_000 }).limits.maxConnections, 50);
+  const limit = readOpenFileLimit();
+  assert.ok(limit === null || (Number.isInteger(limit) && limit > 0), String(limit));
+  assert.ok(loadConfig({}).limits.maxConnections < (limit ?? Infinity), 'the real default is below the real limit');
+});
+
+test('readOpenFileLimit reads the soft limit of "Max open files"', async (t) => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'limits-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'limits');
+  await writeFile(file, 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            4096                 524288               files\n');
+  assert.equal(readOpenFileLimit(file), 4096);
+  assert.equal(readOpenFileLimit(join(dir, 'missing')), null);
+});
+
+test('per-address limits, timeouts and MAX_TOKEN_TTL have safe defaults and are read', () => {
+  const config = loadConfig({});
+  assert.deepEqual(
+    [config.limits.maxSocketsPerAddress, config.limits.maxUnauthenticatedPerAddress, config.limits.maxConnectRatePerAddress],
+    [1000, 50, 50],
+  );
+  assert.deepEqual(config.database, { connectTimeoutMs: 3000, statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 10_000 });
+  assert.equal(config.timings.headersTimeoutMs, 10_000);
+  assert.equal(config.maxTokenTtlSeconds, null);
+  assert.equal(config.trustedProxies, null);
+  const set = loadConfig({
+    MAX_SOCKETS_PER_ADDRESS: '10',
+    MAX_UNAUTHENTICATED_PER_ADDRESS: '3',
+    MAX_CONNECT_RATE_PER_ADDRESS: '5',
+    DB_CONNECT_TIMEOUT_MS: '1000',
+    DB_STATEMENT_TIMEOUT_MS: '2000',
+    DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: '3000',
+    HEADERS_TIMEOUT_MS: '500',
+    MAX_TOKEN_TTL: '3600',
+  });
+  assert.deepEqual(
+    [set.limits.maxSocketsPerAddress, set.limits.maxUnauthenticatedPerAddress, set.limits.maxConnectRatePerAddress],
+    [10, 3, 5],
+  );
+  assert.deepEqual(set.database, { connectTimeoutMs: 1000, statementTimeoutMs: 2000, idleInTransactionTimeoutMs: 3000 });
+  assert.equal(set.timings.headersTimeoutMs, 500);
+  assert.equal(set.maxTokenTtlSeconds, 3600);
+  for (const variable of ['MAX_SOCKETS_PER_ADDRESS', 'MAX_CONNECT_RATE_PER_ADDRESS', 'MAX_TOKEN_TTL', 'DB_STATEMENT_TIMEOUT_MS']) {
+    oneProblem({ [variable]: '0' }, variable);
+  }
+});
+
+test('TRUSTED_PROXIES takes addresses and CIDRs; X-Forwarded-For counts only from them', () => {
+  const proxies = loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1, fd00::/8' }).trustedProxies!;
+  assert.equal(proxies.has('10.1.2.3'), true);
+  assert.equal(proxies.has('::ffff:10.1.2.3'), true, 'IPv4-mapped');
+  assert.equal(proxies.has('127.0.0.1'), true);
+  assert.equal(proxies.has('127.0.0.2'), false);
+  assert.equal(proxies.has('fd12::1'), true);
+  assert.equal(proxies.has('2001:db8::1'), false);
+  assert.equal(clientAddress('10.0.0.5', '203.0.113.9', proxies), '203.0.113.9');
+  assert.equal(clientAddress('10.0.0.5', '6.6.6.6, 203.0.113.9, 10.0.0.7', proxies), '203.0.113.9', 'right-most untrusted hop');
+  assert.equal(clientAddress('198.51.100.1', '203.0.113.9', proxies), '198.51.100.1', 'an untrusted peer is the client');
+  assert.equal(clientAddress('::ffff:198.51.100.1', undefined, null), '198.51.100.1');
+  assert.equal(clientAddress('10.0.0.5', 'garbage', proxies), '10.0.0.5');
+  for (const bad of ['10.0.0.0/33', 'proxy.example', '10.0.0.1/8/1', '::1/129']) {
+    assert.match(oneProblem({ TRUSTED_PROXIES: bad }, 'TRUSTED_PROXIES'), /not an IP address or CIDR/, bad);
+  }
 });

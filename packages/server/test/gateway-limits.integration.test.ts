@@ -68,7 +68,7 @@ test('when the database is gone, a connect closes with 1011 (retry later), not 4
   await db.close();
   const client = new TestClient(`${gw.wsUrl}?token=${token}`);
   const closed = await client.closed;
-  assert.deepEqual([closed.code, closed.reason], [1011, 'internal error']);
+  assert.deepEqual([closed.code, closed.reason], [1011, 'authentication could not be checked; retry']);
   assert.equal((await fetch(`${gw.httpUrl}/readyz`)).status, 503);
   await gw.node.shutdown(0);
 });

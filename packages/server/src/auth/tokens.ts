@@ -10,6 +10,8 @@ export interface TokenOptions {
   readonly secret: string;
   readonly issuer?: string | null;
   readonly audience?: string | null;
+  /** Longest accepted lifetime in seconds (`exp` − `iat`, or `exp` − now without `iat`); null or absent: no bound. */
+  readonly maxTtlSeconds?: number | null;
 }
 
 export interface VerifiedToken {
@@ -35,7 +37,8 @@ function keyOf(options: TokenOptions): Uint8Array {
 /**
  * Verifies a token's signature and claims. Throws GatewayError GW_ERR_AUTH_EXPIRED for an expired token and
  * GW_ERR_AUTH_INVALID for anything else (bad signature, another algorithm, `alg: none`, no `exp`, wrong
- * `iss`/`aud`, no user id); the error message never contains the token.
+ * `iss`/`aud`, no user id), GW_ERR_AUTH_LIFETIME_TOO_LONG for a lifetime over `maxTtlSeconds`; the error message
+ * never contains the token.
  */
 export async function verifyToken(token: string, options: TokenOptions): Promise<VerifiedToken> {
   let payload;
@@ -49,6 +52,10 @@ export async function verifyToken(token: string, options: TokenOptions): Promise
   } catch (err) {
     if (err instanceof errors.JWTExpired) throw new GatewayError('GW_ERR_AUTH_EXPIRED');
     throw new GatewayError('GW_ERR_AUTH_INVALID');
+  }
+  if (options.maxTtlSeconds) {
+    const issuedAt = typeof payload.iat === 'number' ? payload.iat : Math.floor(Date.now() / 1000);
+    if ((payload.exp as number) - issuedAt > options.maxTtlSeconds) throw new GatewayError('GW_ERR_AUTH_LIFETIME_TOO_LONG');
   }
   const userId = typeof payload.userId === 'string' && payload.userId ? payload.userId : payload.sub;
   if (typeof userId !== 'string' || userId.length === 0 || userId.length > 128) {

@@ -8,6 +8,7 @@ import type { Database } from '../db/client.ts';
 import { migrate } from '../db/migrate.ts';
 import { seed } from '../db/seed.ts';
 import { mintToken } from '../auth/tokens.ts';
+import { userExists } from '../db/users.ts';
 import { pino } from 'pino';
 import { createLogger, type Logger } from '../logger.ts';
 import { GatewayNode, openConfiguredDatabase } from '../node.ts';
@@ -22,7 +23,7 @@ commands:
   demo             migrate, seed the demo world, print demo tokens, then serve (what \`npm start\` runs)
   migrate          create the gateway's tables (and the platform tables on an empty database)
   seed             write the demo world and print a token per demo user
-  token <userId>   print a token for a user, signed with NEXTAUTH_SECRET [--ttl <seconds>, default 3600]
+  token <userId>   print a token for an existing user, signed with NEXTAUTH_SECRET [--ttl <seconds>, default 3600]
 `;
 
 export async function main(argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {
@@ -94,8 +95,8 @@ async function withDatabase(config: Config, logger: Logger, work: (db: Database)
 
 async function seedAndPrint(db: Database, config: Config, secret: string): Promise<void> {
   const world = await seed(db);
-  const ttl = 24 * 3600;
-  const lines = ['demo world (tokens valid 24 h):'];
+  const ttl = Math.min(24 * 3600, config.maxTokenTtlSeconds ?? Infinity);
+  const lines = [`demo world (tokens valid ${ttl % 3600 === 0 ? `${ttl / 3600} h` : `${ttl} s`}):`];
   for (const [label, userId] of Object.entries(world.users)) {
     const jwt = await mintToken(userId, { secret, issuer: config.jwtIssuer, audience: config.jwtAudience, expiresInSeconds: ttl });
     lines.push(`  ${label.padEnd(16)} ${userId.padEnd(20)} ${jwt}`);
@@ -112,6 +113,19 @@ async function token(config: Config, logger: Logger, args: readonly string[]): P
   const ttl = value === undefined ? 3600 : Number(value);
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > 30 * 24 * 3600) {
     process.stderr.write('token: --ttl must be a whole number of seconds from 1 to 2592000\n');
+    return 2;
+  }
+  if (config.maxTokenTtlSeconds !== null && ttl > config.maxTokenTtlSeconds) {
+    process.stderr.write(`token: --ttl ${ttl} is longer than MAX_TOKEN_TTL (${config.maxTokenTtlSeconds} s)\n`);
+    return 2;
+  }
+  // A token for a user the gateway does not know could never connect (4001 unknown user): refuse to print one.
+  let known = false;
+  await withDatabase(config, logger, async (db) => {
+    known = await userExists(db.orm, userId);
+  });
+  if (!known) {
+    process.stderr.write(`token: there is no user "${userId.slice(0, 128)}" in the database\n`);
     return 2;
   }
   const secret = await resolveSecret(config, logger);

@@ -3,6 +3,8 @@
  * together, one line each, naming the variable (the CLI prints them and exits with code 2).
  */
 import { z } from 'zod';
+import { readOpenFileLimit } from './file-limit.ts';
+import { parseTrustedProxies, type TrustedProxies } from './trusted-proxies.ts';
 
 export interface Config {
   readonly production: boolean;
@@ -27,7 +29,12 @@ export interface Config {
   readonly redisPrefix: string;
   readonly logLevel: string;
   readonly migrateOnStart: boolean;
+  /** Peers whose `X-Forwarded-For` names the client address; null: trust no one, the peer is the client. */
+  readonly trustedProxies: TrustedProxies | null;
+  /** Longest accepted token lifetime (`exp` − `iat`) in seconds; null: no bound. */
+  readonly maxTokenTtlSeconds: number | null;
   readonly limits: Limits;
+  readonly database: DatabaseTimeouts;
   readonly timings: Timings;
   readonly outbox: OutboxSettings;
 }
@@ -41,11 +48,29 @@ export interface Limits {
   readonly maxBufferedBytes: number;
   /** Frames waiting for processing on one socket (before and after authentication) before it is closed (4010). */
   readonly maxQueuedFrames: number;
+  /** Sockets per process; the default stays below the process's open-file limit. */
   readonly maxConnections: number;
+  /** Open connections (WebSocket or HTTP, upgraded or not) from one client address. */
+  readonly maxSocketsPerAddress: number;
+  /** WebSocket sockets from one client address that have not finished authentication. */
+  readonly maxUnauthenticatedPerAddress: number;
+  /** Upgrade requests one client address may make per second. */
+  readonly maxConnectRatePerAddress: number;
+}
+
+export interface DatabaseTimeouts {
+  /** Connecting to PostgreSQL, and waiting for a free pooled connection. */
+  readonly connectTimeoutMs: number;
+  /** One statement, enforced by the server (`statement_timeout`) and by the client (a hung server). */
+  readonly statementTimeoutMs: number;
+  /** A transaction left idle this long is ended by the server. */
+  readonly idleInTransactionTimeoutMs: number;
 }
 
 export interface Timings {
   readonly authTimeoutMs: number;
+  /** Time for the headers of an HTTP request (and an upgrade request) to arrive. */
+  readonly headersTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
   readonly drainMs: number;
@@ -156,8 +181,25 @@ const EnvSchema = z.object({
   MAX_CHANNELS_PER_SOCKET: int(200, 1, 100_000),
   MAX_BUFFERED_BYTES: int(1024 * 1024, 1024, 1024 * 1024 * 1024),
   MAX_QUEUED_FRAMES: int(64, 1, 10_000),
-  MAX_CONNECTIONS: int(100_000, 1, 10_000_000),
+  MAX_CONNECTIONS: int(-1, 1, 10_000_000),
+  MAX_SOCKETS_PER_ADDRESS: int(1000, 1, 10_000_000),
+  MAX_UNAUTHENTICATED_PER_ADDRESS: int(50, 1, 10_000_000),
+  MAX_CONNECT_RATE_PER_ADDRESS: int(50, 1, 1_000_000),
+  TRUSTED_PROXIES: optionalText.transform((v, ctx) => {
+    if (v === null) return null;
+    const parsed = parseTrustedProxies(v);
+    if ('problem' in parsed) {
+      ctx.addIssue({ code: 'custom', message: parsed.problem });
+      return z.NEVER;
+    }
+    return parsed.proxies;
+  }),
+  MAX_TOKEN_TTL: int(0, 1, 10 * 365 * 24 * 3600),
   AUTH_TIMEOUT_MS: int(5000, 100, 120_000),
+  HEADERS_TIMEOUT_MS: int(10_000, 100, 600_000),
+  DB_CONNECT_TIMEOUT_MS: int(3000, 100, 600_000),
+  DB_STATEMENT_TIMEOUT_MS: int(5000, 100, 3_600_000),
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: int(10_000, 100, 3_600_000),
   HEARTBEAT_INTERVAL_MS: int(25_000, 50, 600_000),
   HEARTBEAT_TIMEOUT_MS: int(60_000, 100, 3_600_000),
   DRAIN_MS: int(10_000, 0, 600_000),
@@ -169,8 +211,26 @@ const EnvSchema = z.object({
   TOKEN_EXPIRY_GRACE_MS: int(10_000, 0, 600_000),
 });
 
-/** Reads the configuration from `env`. Throws ConfigError listing every problem. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+/** Descriptors kept free for the database, Redis, logs and health checks when MAX_CONNECTIONS is derived. */
+function reservedDescriptors(fileLimit: number): number {
+  return Math.min(1024, Math.floor(fileLimit / 4));
+}
+
+/** What loadConfig reads from the host besides the environment. */
+export interface HostLimits {
+  /** The process's soft limit of open files, or null when it cannot be read. */
+  readonly openFileLimit: number | null;
+}
+
+/**
+ * Reads the configuration from `env`. Throws ConfigError listing every problem. The default of MAX_CONNECTIONS is
+ * the open-file limit minus a reserve (a quarter, at most 1024), so a full node still has descriptors to answer
+ * health checks, metrics and its database.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  host: HostLimits = { openFileLimit: readOpenFileLimit() },
+): Config {
   const parsed = EnvSchema.safeParse(env);
   const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
   // Read from env directly so it is reported together with the schema's problems (neither variable can fail to parse).
@@ -193,6 +253,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (problems.length > 0) throw new ConfigError(problems);
 
   const port = e.PORT !== -1 ? e.PORT : e.WS_PORT !== -1 ? e.WS_PORT : 3002;
+  const fileLimit = host.openFileLimit;
+  const derivedMaxConnections = fileLimit === null ? 10_000 : Math.max(1, fileLimit - reservedDescriptors(fileLimit));
   return {
     production,
     nextAuthSecret: e.NEXTAUTH_SECRET,
@@ -213,16 +275,27 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     redisPrefix: e.REDIS_PREFIX ?? 'fonana-realtime:',
     logLevel: e.LOG_LEVEL ?? 'info',
     migrateOnStart: e.MIGRATE_ON_START,
+    trustedProxies: e.TRUSTED_PROXIES,
+    maxTokenTtlSeconds: e.MAX_TOKEN_TTL === 0 ? null : e.MAX_TOKEN_TTL,
     limits: {
       maxFrameBytes: e.MAX_FRAME_BYTES,
       maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
       maxChannelsPerSocket: e.MAX_CHANNELS_PER_SOCKET,
       maxBufferedBytes: e.MAX_BUFFERED_BYTES,
       maxQueuedFrames: e.MAX_QUEUED_FRAMES,
-      maxConnections: e.MAX_CONNECTIONS,
+      maxConnections: e.MAX_CONNECTIONS !== -1 ? e.MAX_CONNECTIONS : derivedMaxConnections,
+      maxSocketsPerAddress: e.MAX_SOCKETS_PER_ADDRESS,
+      maxUnauthenticatedPerAddress: e.MAX_UNAUTHENTICATED_PER_ADDRESS,
+      maxConnectRatePerAddress: e.MAX_CONNECT_RATE_PER_ADDRESS,
+    },
+    database: {
+      connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: e.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     },
     timings: {
       authTimeoutMs: e.AUTH_TIMEOUT_MS,
+      headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
       heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
       heartbeatTimeoutMs: e.HEARTBEAT_TIMEOUT_MS,
       drainMs: e.DRAIN_MS,

@@ -46,6 +46,16 @@ export interface OpenDatabaseOptions {
   pglite?: PGlite | undefined;
   /** Pool size for PostgreSQL. Default 10. */
   poolSize?: number;
+  /**
+   * PostgreSQL timeouts. The statement timeout is set twice: on the server (`statement_timeout`, so it stops the work)
+   * and in the client (`query_timeout`, so a server that does not answer at all cannot hold a caller). PGlite runs in
+   * this process and cannot hang on a network; it has none.
+   */
+  timeouts?: {
+    readonly connectTimeoutMs: number;
+    readonly statementTimeoutMs: number;
+    readonly idleInTransactionTimeoutMs: number;
+  };
   /** Called with driver errors that happen outside a query (a dropped idle connection). */
   onError?: (err: Error) => void;
 }
@@ -76,18 +86,36 @@ async function openPglite(client: PGlite): Promise<Database> {
 
 async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<Database> {
   const onError = options.onError ?? (() => {});
-  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+  const t = options.timeouts;
+  const clientConfig: pg.ClientConfig = {
+    connectionString: url,
+    keepAlive: true,
+    ...(t
+      ? {
+          connectionTimeoutMillis: t.connectTimeoutMs,
+          statement_timeout: t.statementTimeoutMs,
+          query_timeout: t.statementTimeoutMs,
+          idle_in_transaction_session_timeout: t.idleInTransactionTimeoutMs,
+        }
+      : {}),
+  };
+  const pool = new pg.Pool({ ...clientConfig, max: options.poolSize ?? 10 });
   pool.on('error', onError);
   // Fail at start-up with the driver's message rather than on the first request.
-  const probe = await pool.connect();
-  probe.release();
+  try {
+    const probe = await pool.connect();
+    probe.release();
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err;
+  }
   const orm = drizzlePg(pool, { schema }) as unknown as Orm;
   const listeners = new Set<PgListener>();
   return {
     kind: 'postgres',
     orm,
     async listen(channel, onNotify) {
-      const listener = new PgListener(url, channel, onNotify, onError);
+      const listener = new PgListener(clientConfig, channel, onNotify, onError);
       listeners.add(listener);
       await listener.start();
       return async () => {
@@ -126,14 +154,14 @@ class PgListener {
   #retry: NodeJS.Timeout | null = null;
 
   constructor(
-    readonly url: string,
+    readonly clientConfig: pg.ClientConfig,
     readonly channel: string,
     readonly onNotify: (payload: string) => void,
     readonly onError: (err: Error) => void,
   ) {}
 
   async start(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url });
+    const client = new pg.Client(this.clientConfig);
     client.on('notification', (msg) => {
       if (msg.channel === this.channel) this.onNotify(msg.payload ?? '');
     });

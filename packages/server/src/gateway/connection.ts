@@ -32,6 +32,8 @@ export class Connection {
   readonly #options: ConnectionOptions;
   state: ConnectionState = 'authenticating';
   userId: string | null = null;
+  /** The client's address (X-Forwarded-For from a trusted proxy, else the peer's), for per-address limits. */
+  address = '';
   /** Token expiry, ms since the epoch (token-lifetime.ts warns before it and closes after it plus a grace period). */
   expiresAt = 0;
   /** Token `iat`, ms since the epoch (null: none); a disconnect closes sockets whose token is older than its time. */
@@ -52,6 +54,8 @@ export class Connection {
   /** Incremented by every authentication attempt; a result whose generation is stale is ignored. */
   authGeneration = 0;
   authTimer: NodeJS.Timeout | null = null;
+  /** A token is being checked (its result has not come back yet). */
+  authInFlight = false;
   /** Incremented whenever an entitlement event reaches this socket; a subscribe checked across a change re-checks. */
   entitlementEpoch = 0;
 

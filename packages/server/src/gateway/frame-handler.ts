@@ -49,7 +49,7 @@ export class FrameHandler {
     this.#deps.metrics.framesIn.inc({ type: frame.type });
     switch (frame.type) {
       case 'ping':
-        return conn.sendFrame({ type: 'pong', data: { serverTime: Date.now() } });
+        return this.pong(conn);
       case 'subscribe':
         return this.#subscribe(conn, frame.channel, frame.channelInput);
       case 'unsubscribe':
@@ -57,6 +57,11 @@ export class FrameHandler {
       case 'auth':
         return this.#reauthenticate(conn, frame.token);
     }
+  }
+
+  /** Answers a `ping`; also called ahead of the queue, so a pong never waits behind database work. */
+  pong(conn: Connection): void {
+    conn.sendFrame({ type: 'pong', data: { serverTime: Date.now() } });
   }
 
   async #subscribe(conn: Connection, channel: Channel, input: ChannelObject | string): Promise<void> {

@@ -18,13 +18,14 @@
  *                     └──────────────▶ close 4001
  */
 import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { Codes, decodeClientFrame, type Code } from '@fonana-realtime/protocol';
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/client.ts';
 import { isGatewayError, GatewayError } from '../errors.ts';
-import { pathOnly, type Logger } from '../logger.ts';
+import { errorSummary, pathOnly, type Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { sessionKey, sessionTokenFromCookies, verifySessionToken } from '../auth/session-cookie.ts';
 import { verifyToken, type TokenOptions, type VerifiedToken } from '../auth/tokens.ts';
@@ -33,6 +34,7 @@ import { issuedTooEarly, userAuthState } from '../db/token-not-before.ts';
 import { DISCONNECT_EVENT, type DisconnectData } from '../domain/events.ts';
 import { revokedPosts } from './channel-access.ts';
 import { Connection, GatewaySocket, type ConnectionOptions, type SocketOwner } from './connection.ts';
+import { AddressLimits } from './address-limits.ts';
 import { FrameHandler } from './frame-handler.ts';
 import { Hub } from './hub.ts';
 import { TokenLifetime } from './token-lifetime.ts';
@@ -62,6 +64,7 @@ export class WebSocketGateway implements SocketOwner {
   readonly #recentDisconnects = new Map<string, number>();
   /** NextAuth's session-token key, when session cookies are accepted. */
   readonly #sessionKey: Uint8Array | null;
+  readonly #addressLimits: AddressLimits;
   #draining = false;
 
   constructor(options: WebSocketGatewayOptions) {
@@ -92,6 +95,12 @@ export class WebSocketGateway implements SocketOwner {
       maxBufferedBytes: limits.maxBufferedBytes,
       onControlFrame: () => options.metrics.framesOut.inc(),
     };
+    this.#addressLimits = new AddressLimits({
+      limits,
+      trustedProxies: options.config.trustedProxies,
+      metrics: options.metrics,
+      logger: options.logger,
+    });
     this.#heartbeat = setInterval(() => this.#beat(), options.config.timings.heartbeatIntervalMs);
     this.#heartbeat.unref();
   }
@@ -101,29 +110,46 @@ export class WebSocketGateway implements SocketOwner {
     return this.#connections.size;
   }
 
-  /** Takes the `upgrade` event of an HTTP server. */
+  /** Takes the `upgrade` event of an HTTP server, and counts its connections per address. */
   attach(server: Server): void {
+    server.on('connection', (socket: Socket) => this.#addressLimits.accept(socket));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head));
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', noop);
     const refusal = this.#refusal(req);
-    if (refusal) {
-      socket.end(`HTTP/1.1 ${refusal}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      return;
-    }
+    if (typeof refusal !== 'string') return refuseUpgrade(socket, refusal, this.#options.metrics);
     const token = this.#upgradeToken(req);
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws as GatewaySocket, token));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws as GatewaySocket, token, refusal));
   }
 
-  #refusal(req: IncomingMessage): string | null {
-    if (!WS_PATHS.has(pathOnly(req.url))) return '404 Not Found';
-    if (this.#draining) return '503 Service Unavailable';
-    if (this.#connections.size >= this.#options.config.limits.maxConnections) return '503 Service Unavailable';
+  /** The client address when the upgrade may go ahead, else what to answer. */
+  #refusal(req: IncomingMessage): string | { status: number; code?: Code } {
+    if (!WS_PATHS.has(pathOnly(req.url))) return { status: 404 };
+    if (this.#draining) return { status: 503, code: 'GW_ERR_SERVER_RESTART' };
     const origins = this.#options.config.allowedOrigins;
-    if (origins && !origins.includes(req.headers.origin ?? '')) return '403 Forbidden';
-    return null;
+    if (origins && !origins.includes(req.headers.origin ?? '')) return { status: 403 };
+    if (this.#connections.size >= this.#options.config.limits.maxConnections) {
+      this.#options.metrics.errors.inc({ code: 'GW_ERR_SERVER_FULL' });
+      this.#logFull();
+      return { status: 503, code: 'GW_ERR_SERVER_FULL' };
+    }
+    const { address, refused } = this.#addressLimits.admit(req);
+    return refused ? { status: Codes[refused].http, code: refused } : address;
+  }
+
+  #lastFullLog = 0;
+
+  /** Logs that the node is full, at most once per 10 s. */
+  #logFull(): void {
+    const now = Date.now();
+    if (now - this.#lastFullLog < 10_000) return;
+    this.#lastFullLog = now;
+    this.#options.logger.warn(
+      { sockets: this.#connections.size, maxConnections: this.#options.config.limits.maxConnections },
+      'upgrade refused: MAX_CONNECTIONS reached (logged once per 10 s)',
+    );
   }
 
   /** The credential of the upgrade request: the header, else the query, else the session cookie (never logged). */
@@ -139,8 +165,10 @@ export class WebSocketGateway implements SocketOwner {
     return sealed ? { token: sealed, session: true } : null;
   }
 
-  #onConnection(ws: GatewaySocket, upgrade: UpgradeCredential): void {
+  #onConnection(ws: GatewaySocket, upgrade: UpgradeCredential, address: string): void {
     const conn = new Connection(ws, this.#connectionOptions);
+    conn.address = address;
+    this.#addressLimits.opened(address);
     this.#connections.add(conn);
     ws.on('message', socketOnMessage);
     ws.on('pong', socketOnPong);
@@ -148,7 +176,7 @@ export class WebSocketGateway implements SocketOwner {
     ws.on('error', socketOnError);
     ws.owner = this;
     if (upgrade && 'refused' in upgrade) return this.#failAuth(conn, upgrade.refused);
-    conn.authTimer = setTimeout(() => this.#failAuth(conn, 'GW_ERR_AUTH_TIMEOUT'), this.#options.config.timings.authTimeoutMs);
+    conn.authTimer = setTimeout(() => this.#authTimedOut(conn), this.#options.config.timings.authTimeoutMs);
     if (upgrade) this.#startAuth(conn, upgrade.token, upgrade.session === true);
   }
 
@@ -171,6 +199,11 @@ export class WebSocketGateway implements SocketOwner {
       const decoded = decodeClientFrame(text);
       if (decoded.ok && decoded.frame.type === 'auth') return this.#startAuth(conn, decoded.frame.token);
       if (conn.authGeneration === 0) return this.#failAuth(conn, 'GW_ERR_AUTH_REQUIRED');
+    }
+    if (conn.state === 'open' && conn.processing && isPing(text)) {
+      // The frame ahead may be waiting for the database; a ping is answered at once so liveness checks stay true.
+      this.#options.metrics.framesIn.inc({ type: 'ping' });
+      return this.#frames.pong(conn);
     }
     if (conn.inbox.length >= this.#options.config.limits.maxQueuedFrames) return conn.close('GW_ERR_FRAME_FLOOD');
     conn.inbox.push(text);
@@ -199,19 +232,37 @@ export class WebSocketGateway implements SocketOwner {
 
   #startAuth(conn: Connection, token: string, session = false): void {
     const generation = ++conn.authGeneration;
+    conn.authInFlight = true;
     this.#authenticate(token, session).then(
       (verified) => {
-        if (generation === conn.authGeneration) this.#open(conn, verified);
+        if (generation !== conn.authGeneration) return;
+        conn.authInFlight = false;
+        this.#open(conn, verified);
       },
       (err: unknown) => {
         if (generation !== conn.authGeneration) return;
+        conn.authInFlight = false;
         if (isGatewayError(err)) return this.#failAuth(conn, err.code);
         // Not the token's fault (e.g. the database is down): 1011, so the client retries with the same token.
-        this.#options.logger.error({ err }, 'authentication could not be checked');
-        this.#options.metrics.errors.inc({ code: 'GW_ERR_INTERNAL' });
-        conn.close('GW_ERR_INTERNAL');
+        this.#authUnavailable(conn, errorSummary(err));
       },
     );
+  }
+
+  /**
+   * AUTH_TIMEOUT_MS passed. Without a token that is the client's doing (4001); with a token whose check has not
+   * finished it is the server's (its database is slow or gone): 1011, so the client keeps its token and retries.
+   */
+  #authTimedOut(conn: Connection): void {
+    if (conn.authInFlight) return this.#authUnavailable(conn, { message: 'the token check did not finish in time' });
+    this.#failAuth(conn, 'GW_ERR_AUTH_TIMEOUT');
+  }
+
+  #authUnavailable(conn: Connection, error: { message: string; code?: string }): void {
+    if (conn.state === 'closing') return;
+    this.#options.logger.warn({ connectionId: conn.id, error }, 'authentication could not be checked');
+    this.#options.metrics.errors.inc({ code: 'GW_ERR_AUTH_UNAVAILABLE' });
+    conn.close('GW_ERR_AUTH_UNAVAILABLE');
   }
 
   /**
@@ -258,6 +309,7 @@ export class WebSocketGateway implements SocketOwner {
       return this.#failAuth(conn, 'GW_ERR_TOO_MANY_CONNECTIONS');
     }
     conn.userId = userId;
+    this.#addressLimits.authenticated(conn.address);
     conn.expiresAt = verified.expiresAt;
     conn.issuedAt = verified.issuedAt;
     conn.state = 'open';
@@ -285,6 +337,7 @@ export class WebSocketGateway implements SocketOwner {
   closed(conn: Connection): void {
     if (conn.authTimer) clearTimeout(conn.authTimer);
     this.#tokenLifetime.stop(conn);
+    if (this.#connections.has(conn)) this.#addressLimits.closed(conn.address, conn.userId !== null);
     conn.state = 'closing';
     conn.inbox.length = 0;
     this.#connections.delete(conn);
@@ -383,6 +436,22 @@ export class WebSocketGateway implements SocketOwner {
 /** What the upgrade request carried: a token (a sealed NextAuth session when `session`), a refusal, or nothing. */
 type UpgradeCredential = { token: string; session?: boolean } | { refused: Code } | null;
 
+const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' };
+
+/** Answers an upgrade request with an HTTP error (and the code as a JSON error body) and closes the connection. */
+function refuseUpgrade(socket: Duplex, refusal: { status: number; code?: Code }, metrics: Metrics): void {
+  metrics.upgradeRefusals.inc({ status: String(refusal.status) });
+  const body = refusal.code ? JSON.stringify({ error: { code: refusal.code, message: Codes[refusal.code].reason } }) : '';
+  const type = body ? 'Content-Type: application/json\r\n' : '';
+  // The HTTP server allows half-open connections: without the destroy, a client that never closes its side would
+  // keep the descriptor.
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${refusal.status} ${STATUS_TEXT[refusal.status] ?? 'Error'}\r\nConnection: close\r\n${type}` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
 function waitClosed(conn: Connection): Promise<void> {
   if (conn.socket.readyState === conn.socket.CLOSED) return Promise.resolve();
   return new Promise((resolve) => conn.socket.once('close', () => resolve()));
@@ -412,3 +481,10 @@ function socketOnError(this: WebSocket): void {
 }
 
 function noop(): void {}
+
+/** A `ping` frame, recognised without queueing it (only short frames are decoded for this). */
+function isPing(text: string): boolean {
+  if (text.length > 64) return false;
+  const decoded = decodeClientFrame(text);
+  return decoded.ok && decoded.frame.type === 'ping';
+}

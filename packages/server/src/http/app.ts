@@ -3,12 +3,14 @@
  * use `app.inject()` without a port. Errors are answered as `{"error":{"code","message","field?"}}` with the
  * status of the code's row in the protocol's codes table.
  */
+import { createServer } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { Codes, type Code } from '@fonana-realtime/protocol';
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/client.ts';
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import { isGatewayError } from '../errors.ts';
-import type { Logger } from '../logger.ts';
+import { errorSummary, type Logger } from '../logger.ts';
 import { healthRoutes, type Readiness } from './routes/health.ts';
 import { paymentRoutes } from './routes/payments.ts';
 import { postRoutes } from './routes/posts.ts';
@@ -29,11 +31,31 @@ export interface AppDeps {
 }
 
 const BODY_LIMIT_BYTES = 256 * 1024;
+/** Longest path parameter: ids may have 128 characters, percent-encoding makes them longer on the wire. */
+const MAX_PARAM_LENGTH = 1024;
+/** Time to receive a whole request (headers and body) once its headers started. */
+const REQUEST_TIMEOUT_MS = 30_000;
+/** How often Node checks the two timeouts (its default, 30 s, would let a header timeout of 10 s run to 40 s). */
+const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Requests (upgrade requests too) whose headers do not arrive in time are closed: a half-sent request must not
+    // hold a descriptor for long.
+    serverFactory: (handler) => {
+      const headersTimeout = deps.config.timings.headersTimeoutMs;
+      return createServer(
+        {
+          headersTimeout,
+          requestTimeout: Math.max(REQUEST_TIMEOUT_MS, headersTimeout),
+          connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, headersTimeout),
+        },
+        handler,
+      );
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
   app.setErrorHandler((err: FastifyError, req, reply) => {
@@ -46,6 +68,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const field =
         params?.missingProperty ?? params?.additionalProperty ?? issue?.instancePath?.replace(/^\//, '').replaceAll('/', '.');
       return reply.status(400).send(errorBody('GW_ERR_BAD_REQUEST', `${field ?? 'body'}: ${issue?.message ?? 'invalid'}`, field || undefined));
+    }
+    if (isDatabaseUnavailable(err)) {
+      req.log.warn({ error: errorSummary(err) }, 'database unavailable');
+      return reply.status(503).send(errorBody('GW_ERR_DATABASE_UNAVAILABLE', Codes.GW_ERR_DATABASE_UNAVAILABLE.reason));
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.status(err.statusCode).send(errorBody('GW_ERR_BAD_REQUEST', err.message));

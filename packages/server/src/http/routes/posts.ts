@@ -11,11 +11,18 @@ import { findPost, listCreatorPosts } from '../../db/posts.ts';
 import { viewPost } from '../../domain/post-view.ts';
 import { GatewayError } from '../../errors.ts';
 import { optionalUser } from '../user-auth.ts';
+import { isValidId } from '@fonana-realtime/protocol';
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 
+/** Ids are checked before they reach a query: a control character (`%00`) is the client's mistake, not a 500. */
+function requireValidId(id: string): void {
+  if (!isValidId(id)) throw new GatewayError('GW_ERR_BAD_REQUEST', 'id: not a valid id', 'id');
+}
+
 export const postRoutes: FastifyPluginAsync<{ db: Database; tokens: TokenOptions }> = async (app, { db, tokens }) => {
   app.get<{ Params: { id: string } }>('/posts/:id', { schema: { params: idParams } }, async (req) => {
+    requireValidId(req.params.id);
     const viewer = await optionalUser(req, tokens, db.orm);
     const post = await findPost(db.orm, req.params.id);
     if (!post) throw new GatewayError('GW_ERR_NOT_FOUND', 'no such post');
@@ -39,6 +46,7 @@ export const postRoutes: FastifyPluginAsync<{ db: Database; tokens: TokenOptions
       },
     },
     async (req) => {
+      requireValidId(req.params.id);
       const viewer = await optionalUser(req, tokens, db.orm);
       const { limit, offset } = req.query;
       const posts = await listCreatorPosts(db.orm, req.params.id, { limit: limit + 1, offset });

@@ -10,6 +10,7 @@ import type { Database } from '../../db/client.ts';
 import { publishEvent } from '../../db/publish.ts';
 import { GatewayError } from '../../errors.ts';
 import { requireApiKey } from '../api-key.ts';
+import { unstorableJson } from '../json-guard.ts';
 
 interface PublishBody {
   channel?: unknown;
@@ -50,6 +51,8 @@ export const publishRoutes: FastifyPluginAsync<{ db: Database; config: Config }>
         if (!parsed) throw new GatewayError('GW_ERR_BAD_REQUEST', 'channel: unknown or malformed channel', 'channel');
         key = channelKey(parsed);
       }
+      const problem = unstorableJson(data);
+      if (problem) throw new GatewayError('GW_ERR_BAD_REQUEST', `data: ${problem}`, 'data');
       const result = await publishEvent(db.orm, { channel: key, type, data: data ?? null }, idempotencyKey);
       return { id: result.id, channel: key, duplicate: result.duplicate };
     },
