@@ -9,6 +9,7 @@ import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.ts';
 import { openDatabase, type Database } from './db/client.ts';
+import { lockDataDir } from './db/data-dir-lock.ts';
 import { migrate } from './db/migrate.ts';
 import { unpublishedCount } from './db/outbox.ts';
 import { createBroker } from './broker/index.ts';
@@ -20,6 +21,7 @@ import type { DemoOptions } from './http/routes/demo.ts';
 import { errorSummary, type Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
 import { startMetricsServer } from './metrics-server.ts';
+import { listenError, StartupError } from './startup-error.ts';
 import { OutboxRelay } from './outbox/relay.ts';
 import { ExpirySweep } from './outbox/expiry-sweep.ts';
 
@@ -97,10 +99,36 @@ export class GatewayNode {
     return this.#draining;
   }
 
+  /**
+   * Opens the database, starts every part and listens (the metrics listener first). A failure on the way stops what
+   * was started and throws; a listener that cannot bind and a database that cannot be reached throw a StartupError
+   * naming the setting.
+   */
   static async start(options: StartOptions): Promise<GatewayNode> {
+    const started: (() => Promise<unknown>)[] = [];
+    try {
+      return await GatewayNode.#start(options, started);
+    } catch (err) {
+      for (const stop of started.reverse()) await stop().catch(() => {});
+      throw err;
+    }
+  }
+
+  static async #start(options: StartOptions, started: (() => Promise<unknown>)[]): Promise<GatewayNode> {
     const { config, logger } = options;
     const metrics = new Metrics({ defaultMetrics: options.metrics !== false });
+    // The metrics listener first, before the database is opened: a busy METRICS_PORT stops the start at once, and the
+    // public port never takes traffic without it.
+    let metricsServer: { server: Server; port: number } | null = null;
+    if (options.metrics !== false) {
+      metricsServer = await startMetricsServer(metrics, config.metricsHost, config.metricsPort).catch((err: unknown) => {
+        throw listenError('METRICS_PORT', config.metricsHost, config.metricsPort, err);
+      });
+      const { server } = metricsServer;
+      started.push(() => new Promise((resolve) => server.close(resolve)));
+    }
     const db = options.db ?? (await openConfiguredDatabase(config, logger));
+    if (!options.db) started.push(() => db.close());
     metrics.countPendingOutbox = () => unpublishedCount(db.orm);
     if (config.migrateOnStart) {
       const result = await migrate(db);
@@ -114,6 +142,7 @@ export class GatewayNode {
         onError: (err) => logger.warn({ err: err.message }, 'broker problem (connection, subscription or handler)'),
         onRecovered: (message) => logger.info(message),
       });
+    if (!options.broker) started.push(() => broker.close());
     let gateway: WebSocketGateway | null = null;
     const hub = new Hub({
       metrics,
@@ -127,7 +156,9 @@ export class GatewayNode {
       audience: config.jwtAudience,
       maxTtlSeconds: config.maxTokenTtlSeconds,
     };
-    gateway = new WebSocketGateway({ config, db, hub, metrics, logger, tokens });
+    const wsGateway = new WebSocketGateway({ config, db, hub, metrics, logger, tokens });
+    gateway = wsGateway;
+    started.push(async () => wsGateway.close());
     await subscribeOrCarryOn(
       broker,
       (message) => {
@@ -158,6 +189,7 @@ export class GatewayNode {
       readiness: () => node!.readiness(),
       ...(options.demo ? { demo: { ...options.demo, selfUrl } } : {}),
     });
+    started.push(() => app.close());
     const expirySweep = new ExpirySweep({ db, logger, intervalMs: config.timings.expirySweepMs });
     node = new GatewayNode({
       config,
@@ -174,15 +206,18 @@ export class GatewayNode {
       ownsBroker: !options.broker,
     });
     gateway.attach(app.server);
-    await relay.start();
-    expirySweep.start();
-    await app.listen({ port: config.port, host: config.host });
-    node.#port = (app.server.address() as AddressInfo).port;
-    if (options.metrics !== false) {
-      const served = await startMetricsServer(metrics, config.metricsHost, config.metricsPort);
-      node.#metricsServer = served.server;
-      node.#metricsPort = served.port;
+    if (metricsServer) {
+      node.#metricsServer = metricsServer.server;
+      node.#metricsPort = metricsServer.port;
     }
+    await relay.start();
+    started.push(() => relay.stop());
+    expirySweep.start();
+    started.push(() => expirySweep.stop());
+    await app.listen({ port: config.port, host: config.host }).catch((err: unknown) => {
+      throw listenError('PORT', config.host, config.port, err);
+    });
+    node.#port = (app.server.address() as AddressInfo).port;
     logger.info(
       { port: node.#port, host: config.host, metricsPort: node.#metricsPort, database: db.kind, broker: config.redisUrl ? 'redis' : 'memory' },
       'gateway listening',
@@ -240,14 +275,41 @@ export class GatewayNode {
   }
 }
 
-/** The database of the configuration: PostgreSQL at DATABASE_URL, else the embedded PGlite in DATA_DIR/pglite. */
-export function openConfiguredDatabase(config: Config, logger: Logger): Promise<Database> {
-  return openDatabase({
-    url: config.databaseUrl ?? undefined,
-    dataDir: config.databaseUrl ? undefined : join(config.dataDir, 'pglite'),
-    timeouts: config.database,
-    onError: (err) => logger.warn({ error: errorSummary(err) }, 'database connection error'),
-  });
+/** Why the configured database could not be opened, naming the setting: DATABASE_URL, or DATA_DIR for the embedded one. */
+function databaseStartupError(config: Config, err: unknown): StartupError {
+  const { message, code } = errorSummary(err);
+  const cause = code && !message.includes(code) ? `${message} (${code})` : message;
+  return config.databaseUrl
+    ? new StartupError('DATABASE_URL', `cannot connect to the database: ${cause}`)
+    : new StartupError('DATA_DIR', `cannot open the embedded database: ${cause}`);
+}
+
+/**
+ * The database of the configuration: PostgreSQL at DATABASE_URL, else the embedded PGlite in DATA_DIR/pglite, which
+ * this process then holds the lock of (DATA_DIR/pglite.lock) until the database is closed.
+ */
+export async function openConfiguredDatabase(config: Config, logger: Logger): Promise<Database> {
+  const onError = (err: Error) => logger.warn({ error: errorSummary(err) }, 'database connection error');
+  if (config.databaseUrl) {
+    return openDatabase({ url: config.databaseUrl, timeouts: config.database, onError }).catch((err: unknown) => {
+      throw databaseStartupError(config, err);
+    });
+  }
+  const release = await lockDataDir(join(config.dataDir, 'pglite.lock'));
+  let db: Database;
+  try {
+    db = await openDatabase({ dataDir: join(config.dataDir, 'pglite'), onError });
+  } catch (err) {
+    await release();
+    throw databaseStartupError(config, err);
+  }
+  return {
+    ...db,
+    async close() {
+      await db.close();
+      await release();
+    },
+  };
 }
 
 /** An address to reach this process's own listener: loopback when it listens on every interface. */

@@ -10,7 +10,8 @@ import { seed } from '../db/seed.ts';
 import { mintToken } from '../auth/tokens.ts';
 import { userExists } from '../db/users.ts';
 import { pino } from 'pino';
-import { createLogger, type Logger } from '../logger.ts';
+import { createLogger, errorSummary, type Logger } from '../logger.ts';
+import { StartupError } from '../startup-error.ts';
 import { GatewayNode, openConfiguredDatabase } from '../node.ts';
 import { withDemoKeys } from '../config/demo-keys.ts';
 import type { DemoOptions } from '../http/routes/demo.ts';
@@ -68,7 +69,10 @@ export async function main(argv: readonly string[], env: Record<string, string |
         return 2;
     }
   } catch (err) {
-    logger.error({ err }, `${command} failed`);
+    // One line naming the setting (a StartupError) or the cause; no stack, no driver objects.
+    const line = err instanceof StartupError ? err.message : `${command} failed: ${errorSummary(err).message}`;
+    if (serving) logger.error({ error: errorSummary(err) }, `${command} failed`);
+    process.stderr.write(`fonana-realtime: ${line}\n`);
     return 1;
   }
 }
