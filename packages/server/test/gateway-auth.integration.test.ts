@@ -152,9 +152,11 @@ test('frames sent right after opening, before authentication finished, are all h
       const f = await client.next(() => true);
       order.push(f.type === 'subscribed' ? `subscribed:${f.data.channelKey}` : f.type);
     }
+    // A ping is answered at once, ahead of frames still waiting for the database; the others keep their order.
+    assert.ok(order.includes('pong'), mode);
     assert.deepEqual(
-      order,
-      ['subscribed:notifications_demo-fan-basic', 'unread_notifications', 'subscribed:creator_demo-creator', 'pong', 'subscribed:post_demo-post-basic'],
+      order.filter((type) => type !== 'pong'),
+      ['subscribed:notifications_demo-fan-basic', 'unread_notifications', 'subscribed:creator_demo-creator', 'subscribed:post_demo-post-basic'],
       mode,
     );
     client.close();
