@@ -139,7 +139,7 @@ export class GatewayNode {
       createBroker({
         redisUrl: config.redisUrl ?? undefined,
         prefix: config.redisPrefix,
-        onError: (err) => logger.warn({ err: err.message }, 'broker problem (connection, subscription or handler)'),
+        onError: (err) => logger.warn({ err }, 'broker problem (connection, subscription or handler)'),
         onRecovered: (message) => logger.info(message),
       });
     if (!options.broker) started.push(() => broker.close());

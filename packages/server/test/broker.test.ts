@@ -76,6 +76,8 @@ test('RedisBroker: every added channel is subscribed again after CLIENT KILL and
 
   await redis.kill();
   await until(() => !node.isHealthy(), 'the loss to be noticed');
+  // Down long enough for several reconnect attempts of both connections to fail.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
   await redis.start();
   await until(() => resubscribed === 2, 'onResubscribed after the Redis restart');
   assert.equal(node.subscribedChannelCount, 1500);
@@ -84,6 +86,8 @@ test('RedisBroker: every added channel is subscribed again after CLIENT KILL and
   // Once per state change: down and up again for each loss, however many reconnect attempts failed meanwhile.
   const subscriberLines = errors.filter((e) => /subscriber/.test(e.message)).length;
   assert.equal(subscriberLines, 2, errors.map((e) => e.message).join('\n'));
+  assert.equal(errors.filter((e) => /publisher/.test(e.message)).length, 1, 'the publisher: one line for the restart');
+  assert.equal(recovered.filter((m) => /publisher: connected again/.test(m)).length, 1);
   assert.equal(recovered.filter((m) => /subscriber: subscribed again to 1500 channel/.test(m)).length, 2);
 });
 
