@@ -58,6 +58,7 @@ async function run(makePair: PairFactory, messages: readonly BrokerMessage[], ba
   await subscriber.subscribe(() => {
     if (++received === messages.length) done();
   });
+  await subscriber.addChannels([...new Set(messages.map((m) => m.channel))]);
   const started = process.hrtime.bigint();
   for (let i = 0; i < messages.length; i += batchSize) await publisher.publish(messages.slice(i, i + batchSize));
   await all;
