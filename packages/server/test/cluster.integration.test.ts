@@ -67,3 +67,39 @@ test('a cancellation on one node revokes the post subscription of a socket on th
   assert.equal((await onB.next('subscription-updated')).data.status, 'cancelled');
   assert.equal((await onB.next('unsubscribed')).data.reason, 'access_revoked');
 });
+
+test('a node receives only the events of channels it has sockets for (counted by realtime_broker_messages_received_total)', async (t) => {
+  const { a, b } = await twoNodes(t);
+  const received = async (node: typeof a) => (await node.node.metrics.brokerMessagesReceived.get()).values[0]?.value ?? 0;
+  const publishOnPost = async () => {
+    const res = await a.api('/v1/publish', { channel: 'post:demo-post-free', type: 'tick', data: null });
+    assert.equal(res.status, 200);
+    return res.body.id as string;
+  };
+  const onA = await a.connect('demo-fan-none');
+  onA.send({ type: 'subscribe', channel: 'post:demo-post-free' });
+  await onA.next('subscribed');
+  const [aBefore, bBefore] = [await received(a), await received(b)];
+  for (let i = 0; i < 3; i++) {
+    const id = await publishOnPost();
+    assert.equal((await onA.next('tick')).id, id);
+  }
+  assert.equal((await received(a)) - aBefore, 3);
+  assert.equal((await received(b)) - bBefore, 0, 'b has no socket on the channel: nothing reached it');
+
+  const onB = await b.connect('demo-fan-free');
+  onB.send({ type: 'subscribe', channel: 'post:demo-post-free' });
+  await onB.next('subscribed');
+  const id = await publishOnPost();
+  assert.equal((await onB.next('tick')).id, id);
+  assert.equal((await onA.next('tick')).id, id);
+  const bWith = await received(b);
+  assert.ok(bWith - bBefore >= 1);
+
+  onB.send({ type: 'unsubscribe', channel: 'post:demo-post-free' });
+  await onB.next('unsubscribed');
+  const last = await publishOnPost();
+  assert.equal((await onA.next('tick')).id, last, 'a keeps receiving');
+  // b's user channel still routes (its socket is open), but no event of the post reaches it any more.
+  assert.equal(await received(b), bWith);
+});
