@@ -290,8 +290,10 @@ export class RealtimeClient<Custom extends EventMap = {}> {
   }
 
   #drop(ws: WebSocketLike, code: number, reason: string): void {
-    ws.onopen = ws.onmessage = ws.onerror = null;
-    ws.onclose = null;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    // Not null: `ws` in Node emits 'error' when a connecting socket is closed, and an EventEmitter without an
+    // 'error' listener throws it out of the process.
+    ws.onerror = () => {};
     try {
       ws.close(code, reason);
     } catch {

@@ -1,6 +1,8 @@
 /** The SDK against a real gateway on loopback: connection, subscriptions, reconnects, token refresh, jitter. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { EventFrame } from '@fonana-realtime/protocol';
 import { startGateway } from '../../server/test/helpers/gateway.ts';
 import { clientFor, next, startRestartableGateway } from './helpers.ts';
@@ -187,4 +189,27 @@ test('offline stops the loop; online reconnects at once', async (t) => {
   target.dispatchEvent(new Event('online'));
   await back; // with a 60 s backoff, only "at once" makes it within 5 s
   assert.equal(client.state, 'connected');
+});
+
+test('an attempt that never completes the handshake is dropped after connectTimeoutMs, and retried', async (t) => {
+  // A TCP listener that accepts and never answers: the WebSocket stays CONNECTING.
+  const held: Socket[] = [];
+  const server = createServer((socket) => held.push(socket)).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    for (const s of held) s.destroy();
+    server.close();
+  });
+  const port = (server.address() as AddressInfo).port;
+  const client = clientFor(t, { wsUrl: `ws://127.0.0.1:${port}/ws`, token: async () => 'x.e30.y' } as never, 'nobody', {
+    connectTimeoutMs: 300,
+    backoff: { minMs: 50, maxMs: 100 },
+  });
+  const dropped = await next(client, 'disconnected', () => true, 5000);
+  assert.equal(dropped.reason, 'connect timeout');
+  assert.equal(dropped.willReconnect, true);
+  // Closing a CONNECTING `ws` socket emits 'error': the process must not die of it, and the loop goes on.
+  const again = await next(client, 'disconnected', () => true, 5000);
+  assert.equal(again.reason, 'connect timeout');
+  assert.ok(held.length >= 2);
 });
