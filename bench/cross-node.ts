@@ -63,6 +63,10 @@ for (let i = 0; i < 3; i++) {
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
+    // Every benchmark client comes from one loopback address: lift the per-address limits meant to stop that.
+    MAX_SOCKETS_PER_ADDRESS: '100000',
+    MAX_UNAUTHENTICATED_PER_ADDRESS: '100000',
+    MAX_CONNECT_RATE_PER_ADDRESS: '100000',
     MIGRATE_ON_START: 'false',
     ...(alone ? {} : { REDIS_URL: redisUrl, REDIS_PREFIX: prefix }),
     OUTBOX_PARTITIONS: '8',

@@ -50,6 +50,10 @@ const config = loadConfig({
   LOG_LEVEL: 'silent',
   MIGRATE_ON_START: 'false',
   MAX_SOCKETS_PER_USER: String(SOCKETS),
+  // Every benchmark client comes from one loopback address: lift the per-address limits meant to stop that.
+  MAX_SOCKETS_PER_ADDRESS: '100000',
+  MAX_UNAUTHENTICATED_PER_ADDRESS: '100000',
+  MAX_CONNECT_RATE_PER_ADDRESS: '100000',
 });
 const node = await GatewayNode.start({ config, logger: createLogger('silent'), secret: SECRET, db, metrics: false });
 const token = await mintToken('demo-fan-vip', { secret: SECRET, expiresInSeconds: 3600 });

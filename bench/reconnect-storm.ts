@@ -55,6 +55,10 @@ function gatewayEnv(dataDir: string, port: number, databaseUrl: string | undefin
     METRICS_PORT: '0',
     LOG_LEVEL: 'warn',
     MAX_SOCKETS_PER_USER: String(CLIENTS),
+    // Every benchmark client comes from one loopback address: lift the per-address limits meant to stop that.
+    MAX_SOCKETS_PER_ADDRESS: '100000',
+    MAX_UNAUTHENTICATED_PER_ADDRESS: '100000',
+    MAX_CONNECT_RATE_PER_ADDRESS: '100000',
     MAX_QUEUED_FRAMES: '64',
   };
 }
