@@ -3,11 +3,12 @@
  * the reference server used (`notifications_<id>`, `feed_<id>`, `creator_<id>`, `post_<id>`), so reference clients
  * keep working. Event frames carry the key in their `channel` field.
  *
- * `user` channels are implicit: every socket of a user receives them without subscribing.
+ * `user` channels are implicit: every socket of a user receives its own from `connected` on. A socket may subscribe
+ * to its own user channel again (with `since`, to recover it, or after a `resync`); it cannot unsubscribe from it.
  */
 export const ChannelTypes = ['notifications', 'feed', 'creator', 'post', 'user'] as const;
 export type ChannelType = (typeof ChannelTypes)[number];
-/** Channel types a client may subscribe to. */
+/** Channel types a client may subscribe to and unsubscribe from (`user`: only its own, and only subscribe). */
 export type SubscribableChannelType = Exclude<ChannelType, 'user'>;
 
 /** A parsed channel: its type and the id of the user, creator or post it belongs to. */
@@ -56,7 +57,7 @@ export function userChannel(userId: string): Channel {
 
 /**
  * Parses a channel a client sent: an object form, `<type>:<id>`, or a wire key `<type>_<id>`.
- * With `subscribableOnly` (the default) the implicit `user` type is refused.
+ * With `subscribableOnly` (the default) the `user` type is refused.
  * Returns null for anything that is not a well-formed channel; unknown types are never guessed.
  */
 export function parseChannel(input: unknown, subscribableOnly = true): Channel | null {

@@ -1,5 +1,6 @@
 import { channelObject, parseChannel, type Channel, type ChannelObject } from './channels.ts';
 import type { Code } from './codes.ts';
+import type { StreamPosition, UserChannelObject } from './messages.ts';
 
 /** A decoded client frame, or the error to answer it with. */
 export type DecodeResult = { ok: true; frame: DecodedClientFrame } | DecodeFailure;
@@ -9,8 +10,9 @@ export type DecodeResult = { ok: true; frame: DecodedClientFrame } | DecodeFailu
  * (object or string), rebuilt from the parsed channel so a reply never echoes more than the channel itself.
  */
 export type DecodedClientFrame =
-  | { type: 'auth'; token: string }
-  | { type: 'subscribe' | 'unsubscribe'; channel: Channel; channelInput: ChannelObject | string }
+  | { type: 'auth'; token: string; since?: StreamPosition }
+  | { type: 'subscribe'; channel: Channel; channelInput: ChannelObject | UserChannelObject | string; since?: StreamPosition }
+  | { type: 'unsubscribe'; channel: Channel; channelInput: ChannelObject | string }
   | { type: 'ping' };
 
 /** A decode failure; `channel` is a bounded echo of the channel the client sent, when the frame had one. */
@@ -24,6 +26,8 @@ const MAX_TOKEN_LENGTH = 8192;
 export const MAX_FRAME_DEPTH = 8;
 const MAX_ECHO_CHARS = 160;
 const MAX_ECHO_FIELDS = 8;
+/** Longest epoch a client may send back; the server's epochs are 16 characters. */
+export const MAX_EPOCH_LENGTH = 64;
 
 /**
  * Decodes and validates one client text frame. Never throws: malformed JSON, unknown types and missing
@@ -48,13 +52,19 @@ export function decodeClientFrame(text: string): DecodeResult {
       if (typeof frame.token !== 'string' || frame.token.length === 0 || frame.token.length > MAX_TOKEN_LENGTH) {
         return { ok: false, code: 'GW_ERR_INVALID_FIELD', message: 'auth needs a string field "token"' };
       }
-      return { ok: true, frame: { type: 'auth', token: frame.token } };
+      if (frame.since === undefined) return { ok: true, frame: { type: 'auth', token: frame.token } };
+      {
+        const since = decodeSince(frame.since);
+        if (!since) return { ok: false, code: 'GW_ERR_INVALID_FIELD', message: SINCE_MESSAGE };
+        return { ok: true, frame: { type: 'auth', token: frame.token, since } };
+      }
     case 'subscribe':
     case 'unsubscribe': {
       if (frame.channel === undefined) {
         return { ok: false, code: 'GW_ERR_INVALID_FIELD', message: `${frame.type} needs a field "channel"` };
       }
-      const channel = parseChannel(frame.channel);
+      // The user's own channel may be (re)subscribed, never unsubscribed; the gateway checks that it is the own one.
+      const channel = parseChannel(frame.channel, frame.type === 'unsubscribe');
       if (!channel) {
         const echo = echoChannel(frame.channel);
         return {
@@ -64,8 +74,17 @@ export function decodeClientFrame(text: string): DecodeResult {
           ...(echo === undefined ? {} : { channel: echo }),
         };
       }
-      const channelInput = typeof frame.channel === 'string' ? frame.channel : (channelObject(channel) as ChannelObject);
-      return { ok: true, frame: { type: frame.type, channel, channelInput } };
+      if (frame.type === 'unsubscribe') {
+        const channelInput = typeof frame.channel === 'string' ? frame.channel : (channelObject(channel) as ChannelObject);
+        return { ok: true, frame: { type: 'unsubscribe', channel, channelInput } };
+      }
+      const channelInput = typeof frame.channel === 'string' ? frame.channel : channelObject(channel);
+      if (frame.since === undefined) return { ok: true, frame: { type: 'subscribe', channel, channelInput } };
+      const since = decodeSince(frame.since);
+      if (!since) {
+        return { ok: false, code: 'GW_ERR_INVALID_FIELD', message: SINCE_MESSAGE, channel: echoChannel(frame.channel)! };
+      }
+      return { ok: true, frame: { type: 'subscribe', channel, channelInput, since } };
     }
     case 'ping':
       return { ok: true, frame: { type: 'ping' } };
@@ -74,6 +93,17 @@ export function decodeClientFrame(text: string): DecodeResult {
     default:
       return { ok: false, code: 'GW_ERR_UNKNOWN_TYPE', message: 'unknown frame type' };
   }
+}
+
+const SINCE_MESSAGE = `"since" must be {"offset": <whole number >= 0>, "epoch": "<string of 1-${MAX_EPOCH_LENGTH} characters>"}`;
+
+/** A valid `since` (offset a non-negative safe integer, epoch a short non-empty string), or null. */
+export function decodeSince(input: unknown): StreamPosition | null {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return null;
+  const { offset, epoch } = input as { offset?: unknown; epoch?: unknown };
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) return null;
+  if (typeof epoch !== 'string' || epoch.length === 0 || epoch.length > MAX_EPOCH_LENGTH) return null;
+  return { offset, epoch };
 }
 
 /**

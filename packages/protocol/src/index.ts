@@ -15,10 +15,12 @@ export {
 export * from './messages.ts';
 export {
   decodeClientFrame,
+  decodeSince,
   echoChannel,
   encodeFrame,
   nestingDepthExceeds,
   MAX_FRAME_DEPTH,
+  MAX_EPOCH_LENGTH,
   type ChannelEcho,
   type DecodeFailure,
   type DecodeResult,

@@ -8,8 +8,16 @@ export const PROTOCOL_VERSION = 1;
 // ---------------------------------------------------------------------------------------------
 // Client → server
 
-export interface AuthFrame { type: 'auth'; token: string }
-export interface SubscribeFrame { type: 'subscribe'; channel: ChannelObject | string }
+/**
+ * A position in a channel's history: the offset of the last event the client has and the channel's epoch it was
+ * read under (from `subscribed`, `connected` or its last event's channel). See docs/protocol.md, "Recovery".
+ */
+export interface StreamPosition { offset: number; epoch: string }
+
+/** `since` (first frame only) recovers the user's own channel as a `subscribe` with `since` would. */
+export interface AuthFrame { type: 'auth'; token: string; since?: StreamPosition }
+/** `since` asks for the events after that position to be replayed before live events (never a partial replay). */
+export interface SubscribeFrame { type: 'subscribe'; channel: ChannelObject | UserChannelObject | string; since?: StreamPosition }
 export interface UnsubscribeFrame { type: 'unsubscribe'; channel: ChannelObject | string }
 export interface PingFrame { type: 'ping' }
 
@@ -19,9 +27,21 @@ export type ClientFrameType = ClientFrame['type'];
 // ---------------------------------------------------------------------------------------------
 // Server → client: control frames
 
+/**
+ * `channel` is the user's own channel key (`user_<id>`), `offset`/`epoch` its position; `recovered` is present
+ * when the `auth` frame carried `since` (with `true`, the missed events follow right after this frame).
+ */
 export interface ConnectedFrame {
   type: 'connected';
-  data: { userId: string; connectionId: string; serverTime: number };
+  data: {
+    userId: string;
+    connectionId: string;
+    serverTime: number;
+    channel: string;
+    offset: number;
+    epoch: string;
+    recovered?: boolean;
+  };
 }
 export interface AuthenticatedFrame { type: 'authenticated'; data: { userId: string; expiresAt: number } }
 /**
@@ -29,22 +49,42 @@ export interface AuthenticatedFrame { type: 'authenticated'; data: { userId: str
  * fresh `auth` frame to keep the socket and its subscriptions; otherwise it closes with 4001 after the grace period.
  */
 export interface TokenExpiringFrame { type: 'token-expiring'; data: { expiresAt: number } }
-/** `channel` echoes the channel as the client sent it (object or string form). */
-export interface SubscribedFrame { type: 'subscribed'; data: { channel: ChannelObject | string; channelKey: string } }
+/** The object form of the user's own channel in `subscribe` (own only). */
+export interface UserChannelObject { type: 'user'; userId: string }
+
+/**
+ * `channel` echoes the channel as the client sent it (object or string form). `offset` is the position live events
+ * continue from (the channel's latest offset when the subscription started, or the client's `since` when that was
+ * ahead), `epoch` the channel's epoch. `recovered` is present when the subscribe carried `since`: with `true` the
+ * missed events follow right after this frame, in order, then live events.
+ */
+export interface SubscribedFrame {
+  type: 'subscribed';
+  data: {
+    channel: ChannelObject | UserChannelObject | string;
+    channelKey: string;
+    offset: number;
+    epoch: string;
+    recovered?: boolean;
+  };
+}
 export interface UnsubscribedFrame {
   type: 'unsubscribed';
-  data: { channel: ChannelObject | string; channelKey: string; reason?: UnsubscribeReason };
+  data: { channel: ChannelObject | UserChannelObject | string; channelKey: string; reason?: UnsubscribeReason };
 }
 export interface PongFrame { type: 'pong'; data: { serverTime: number } }
 /** `channel` names the channel a refused subscribe/unsubscribe was about (a bounded echo when it was malformed). */
-export interface ErrorFrame { type: 'error'; data: { code: Code; message: string; channel?: ChannelObject | ChannelEcho } }
+export interface ErrorFrame { type: 'error'; data: { code: Code; message: string; channel?: ChannelObject | UserChannelObject | ChannelEcho } }
 export interface UnreadNotificationsFrame {
   type: 'unread_notifications';
   data: { notifications: NotificationRow[]; count: number };
 }
 
-/** Why a subscription ended without the client asking. */
-export const UnsubscribeReasons = { ACCESS_REVOKED: 'access_revoked' } as const;
+/**
+ * Why a subscription ended without the client asking: `access_revoked` (the policy no longer allows it) or `resync`
+ * (the node missed events it could not fill from history; resubscribe with `since`).
+ */
+export const UnsubscribeReasons = { ACCESS_REVOKED: 'access_revoked', RESYNC: 'resync' } as const;
 export type UnsubscribeReason = (typeof UnsubscribeReasons)[keyof typeof UnsubscribeReasons];
 
 export type ControlFrame =

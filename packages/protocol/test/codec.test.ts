@@ -103,9 +103,7 @@ test('a bad channel is GW_ERR_UNKNOWN_CHANNEL', () => {
   refused('{"type":"subscribe","channel":{"type":"post","postId":"a b"}}', 'GW_ERR_UNKNOWN_CHANNEL');
   refused('{"type":"subscribe","channel":["post","p1"]}', 'GW_ERR_UNKNOWN_CHANNEL');
   refused('{"type":"unsubscribe","channel":42}', 'GW_ERR_UNKNOWN_CHANNEL');
-  // The implicit user channel cannot be subscribed.
-  refused('{"type":"subscribe","channel":{"type":"user","userId":"u1"}}', 'GW_ERR_UNKNOWN_CHANNEL');
-  refused('{"type":"subscribe","channel":"user_u1"}', 'GW_ERR_UNKNOWN_CHANNEL');
+  refused('{"type":"subscribe","channel":{"type":"user","userId":"a b"}}', 'GW_ERR_UNKNOWN_CHANNEL');
 });
 
 test('auth without a usable token is GW_ERR_INVALID_FIELD', () => {
@@ -148,4 +146,52 @@ test('a valid channel is echoed as its own fields only; an unknown one is echoed
   const bad = decodeClientFrame(JSON.stringify({ type: 'subscribe', channel: 'nope:' + 'x'.repeat(500) }));
   assert.ok(!bad.ok);
   assert.equal(!bad.ok && (bad.channel as string).length, 160);
+});
+
+test('round trip: subscribe with since, auth with since, the own user channel', () => {
+  roundTrip(
+    { type: 'subscribe', channel: 'post:p1', since: { offset: 12, epoch: 'e1' } },
+    { type: 'subscribe', channel: { type: 'post', id: 'p1' }, channelInput: 'post:p1', since: { offset: 12, epoch: 'e1' } },
+  );
+  roundTrip(
+    { type: 'subscribe', channel: { type: 'user', userId: 'u1' }, since: { offset: 0, epoch: 'x' } },
+    {
+      type: 'subscribe',
+      channel: { type: 'user', id: 'u1' },
+      channelInput: { type: 'user', userId: 'u1' },
+      since: { offset: 0, epoch: 'x' },
+    },
+  );
+  roundTrip({ type: 'subscribe', channel: 'user:u1' }, { type: 'subscribe', channel: { type: 'user', id: 'u1' }, channelInput: 'user:u1' });
+  roundTrip(
+    { type: 'auth', token: 't', since: { offset: 3, epoch: 'abc' } },
+    { type: 'auth', token: 't', since: { offset: 3, epoch: 'abc' } },
+  );
+});
+
+test('since is validated: offset a non-negative safe integer, epoch a short non-empty string', () => {
+  const bad = [
+    { offset: -1, epoch: 'e' },
+    { offset: 1.5, epoch: 'e' },
+    { offset: 2 ** 53, epoch: 'e' },
+    { offset: '3', epoch: 'e' },
+    { offset: 3 },
+    { offset: 3, epoch: '' },
+    { offset: 3, epoch: 'e'.repeat(65) },
+    { offset: 3, epoch: 7 },
+    [3, 'e'],
+    null,
+    'since',
+  ];
+  for (const since of bad) {
+    refused(JSON.stringify({ type: 'subscribe', channel: 'post:p1', since }), 'GW_ERR_INVALID_FIELD');
+    refused(JSON.stringify({ type: 'auth', token: 't', since }), 'GW_ERR_INVALID_FIELD');
+  }
+  const result = decodeClientFrame(JSON.stringify({ type: 'subscribe', channel: 'post:p1', since: { offset: -1, epoch: 'e' } }));
+  assert.deepEqual(result.ok ? null : result.channel, 'post:p1');
+});
+
+test('the user channel can be subscribed but not unsubscribed', () => {
+  refused(JSON.stringify({ type: 'unsubscribe', channel: 'user:u1' }), 'GW_ERR_UNKNOWN_CHANNEL');
+  refused(JSON.stringify({ type: 'unsubscribe', channel: { type: 'user', userId: 'u1' } }), 'GW_ERR_UNKNOWN_CHANNEL');
 });
