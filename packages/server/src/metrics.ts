@@ -65,6 +65,30 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  readonly historyQueries = new Counter({
+    name: 'realtime_history_queries_total',
+    help: 'Database queries made for history: channel heads and event ranges (recoveries and gap fills)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly historyReads = new Counter({
+    name: 'realtime_history_reads_total',
+    help: 'Event ranges read from history, by where they were found (cache or database)',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+  readonly recoveries = new Counter({
+    name: 'realtime_recoveries_total',
+    help: 'Subscriptions with since, by outcome (recovered or not_recovered)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly gapFills = new Counter({
+    name: 'realtime_gap_fills_total',
+    help: 'Gaps in a channel this node filled from history, by outcome (filled or resync)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
 
   /** Read at scrape time from `countPendingOutbox`, once that is set. */
   readonly outboxPending = new Gauge({

@@ -56,6 +56,12 @@ export interface Limits {
   readonly maxUnauthenticatedPerAddress: number;
   /** Upgrade requests one client address may make per second. */
   readonly maxConnectRatePerAddress: number;
+  /** Most events one recovery (`since`) replays; a longer gap is answered `recovered: false`. */
+  readonly recoveryMaxEvents: number;
+  /** Recent events the history cache keeps per channel (0: no cache). */
+  readonly historyCacheEvents: number;
+  /** Encoded bytes the history cache keeps across all channels. */
+  readonly historyCacheBytes: number;
 }
 
 export interface DatabaseTimeouts {
@@ -195,6 +201,9 @@ const EnvSchema = z.object({
     return parsed.proxies;
   }),
   MAX_TOKEN_TTL: int(0, 1, 10 * 365 * 24 * 3600),
+  RECOVERY_MAX_EVENTS: int(300, 0, 100_000),
+  HISTORY_CACHE_EVENTS: int(300, 0, 100_000),
+  HISTORY_CACHE_BYTES: int(64 * 1024 * 1024, 0, 16 * 1024 * 1024 * 1024),
   AUTH_TIMEOUT_MS: int(5000, 100, 120_000),
   HEADERS_TIMEOUT_MS: int(10_000, 100, 600_000),
   DB_CONNECT_TIMEOUT_MS: int(3000, 100, 600_000),
@@ -287,6 +296,9 @@ export function loadConfig(
       maxSocketsPerAddress: e.MAX_SOCKETS_PER_ADDRESS,
       maxUnauthenticatedPerAddress: e.MAX_UNAUTHENTICATED_PER_ADDRESS,
       maxConnectRatePerAddress: e.MAX_CONNECT_RATE_PER_ADDRESS,
+      recoveryMaxEvents: e.RECOVERY_MAX_EVENTS,
+      historyCacheEvents: e.HISTORY_CACHE_EVENTS,
+      historyCacheBytes: e.HISTORY_CACHE_BYTES,
     },
     database: {
       connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,

@@ -200,10 +200,14 @@ export const outbox = realtime.table(
   (t) => [index('outbox_channel_offset_idx').on(t.channel, t.offset)],
 );
 
-/** The last offset handed out per channel. Its row lock orders writers of one channel. */
+/**
+ * The last offset handed out per channel, and the epoch of the channel's history (random, set when the row is
+ * created). Its row lock orders writers of one channel.
+ */
 export const channelOffsets = realtime.table('channel_offsets', {
   channel: text('channel').primaryKey(),
   lastOffset: bigint('last_offset', { mode: 'number' }).notNull(),
+  epoch: text('epoch').notNull().default(sql`substr(md5(random()::text || clock_timestamp()::text), 1, 16)`),
 });
 
 /** `POST /v1/publish` idempotency keys: the same key within the window returns the same event id. */

@@ -1,0 +1,64 @@
+/**
+ * Reads of a channel's history: the outbox rows of the channel by offset (kept OUTBOX_RETENTION_HOURS after they
+ * were published) and its head, the last offset and the epoch in realtime.channel_offsets.
+ */
+import { and, asc, eq, gt, inArray, lte, sql } from 'drizzle-orm';
+import { queryRows, type Queryable } from './client.ts';
+import type { StoredEvent } from './outbox.ts';
+import { channelOffsets, outbox } from './schema.ts';
+
+/** Where a channel's history stands: the offset of its last committed event (0: none yet) and its epoch. */
+export interface ChannelHead {
+  readonly offset: number;
+  readonly epoch: string;
+}
+
+/**
+ * The head of one channel. A channel without events gets its counter row (offset 0, a new epoch) here, so the epoch
+ * a subscriber is told now is the one its first events will carry.
+ */
+export async function ensureChannelHead(db: Queryable, channel: string): Promise<ChannelHead> {
+  const [row] = await queryRows<{ last_offset: string | number; epoch: string }>(
+    db,
+    sql`with created as (
+          insert into realtime.channel_offsets (channel, last_offset) values (${channel}, 0)
+          on conflict (channel) do nothing
+          returning last_offset, epoch
+        )
+        select last_offset, epoch from created
+        union all
+        select last_offset, epoch from realtime.channel_offsets where channel = ${channel}
+        limit 1`,
+  );
+  return { offset: Number(row!.last_offset), epoch: row!.epoch };
+}
+
+/** The heads of the given channels, in one query; channels without a row are left out. */
+export async function channelHeads(db: Queryable, channels: readonly string[]): Promise<Map<string, ChannelHead>> {
+  const heads = new Map<string, ChannelHead>();
+  if (channels.length === 0) return heads;
+  const rows = await db
+    .select()
+    .from(channelOffsets)
+    .where(inArray(channelOffsets.channel, [...channels]));
+  for (const row of rows) heads.set(row.channel, { offset: row.lastOffset, epoch: row.epoch });
+  return heads;
+}
+
+/** The channel's events with `after < offset <= upTo`, in offset order (rows already pruned are simply absent). */
+export async function channelEvents(db: Queryable, channel: string, after: number, upTo: number): Promise<StoredEvent[]> {
+  const rows = await db
+    .select()
+    .from(outbox)
+    .where(and(eq(outbox.channel, channel), gt(outbox.offset, after), lte(outbox.offset, upTo)))
+    .orderBy(asc(outbox.offset));
+  return rows.map((row) => ({
+    rowId: row.id,
+    id: row.eventId,
+    channel: row.channel,
+    offset: row.offset,
+    type: row.type,
+    data: row.payload,
+    ts: row.createdAt.getTime(),
+  }));
+}
