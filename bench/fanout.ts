@@ -11,7 +11,8 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { loadConfig } from '../packages/server/src/config/config.ts';
-import { openDatabase } from '../packages/server/src/db/client.ts';
+import { sql } from 'drizzle-orm';
+import { openDatabase, queryRows } from '../packages/server/src/db/client.ts';
 import { migrate } from '../packages/server/src/db/migrate.ts';
 import { seed } from '../packages/server/src/db/seed.ts';
 import { createLogger } from '../packages/server/src/logger.ts';
@@ -36,8 +37,10 @@ function median(samples: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-const frameFor = (round: number) =>
-  JSON.stringify({ type: 'creator_updated', id: `evt-${round}-${Math.random()}`, channel: 'creator_demo-creator', offset: round + 1, ts: Date.now(), data: { blob: 'x'.repeat(PAYLOAD) } });
+// The hub delivers a channel's events strictly in offset order, so each frame takes the next offset.
+let lastOffset = 0;
+const frameFor = () =>
+  JSON.stringify({ type: 'creator_updated', id: `evt-${Math.random()}`, channel: 'creator_demo-creator', offset: ++lastOffset, ts: Date.now(), data: { blob: 'x'.repeat(PAYLOAD) } });
 
 // --- the gateway
 const db = await openDatabase({});
@@ -57,6 +60,7 @@ const config = loadConfig({
 });
 const node = await GatewayNode.start({ config, logger: createLogger('silent'), secret: SECRET, db, metrics: false });
 const token = await mintToken('demo-fan-vip', { secret: SECRET, expiresInSeconds: 3600 });
+lastOffset = (await queryRows<{ o: number }>(db.orm, sql`select coalesce(max(last_offset), 0)::int as o from realtime.channel_offsets where channel = 'creator_demo-creator'`))[0]!.o;
 const gatewayClients: WebSocket[] = [];
 for (let i = 0; i < SOCKETS; i++) {
   const ws = new WebSocket(`ws://127.0.0.1:${node.port}/ws?token=${token}`);
@@ -81,10 +85,10 @@ const gatewayTimes: number[] = [];
 const peerTimes: number[] = [];
 const brokerTimes: number[] = [];
 for (let round = 0; round < ROUNDS; round++) {
-  const encoded = frameFor(round);
+  const encoded = frameFor();
   let done = arrivals(gatewayClients);
   let started = performance.now();
-  node.hub.deliver({ id: JSON.parse(encoded).id, channel: 'creator_demo-creator', type: 'creator_updated', offset: round + 1, encoded });
+  node.hub.deliver({ id: JSON.parse(encoded).id, channel: 'creator_demo-creator', type: 'creator_updated', offset: lastOffset, encoded });
   await done;
   gatewayTimes.push(performance.now() - started);
 
@@ -94,10 +98,10 @@ for (let round = 0; round < ROUNDS; round++) {
   await done;
   peerTimes.push(performance.now() - started);
 
-  const viaBroker = frameFor(round);
+  const viaBroker = frameFor();
   done = arrivals(gatewayClients);
   started = performance.now();
-  await node.broker.publish([{ id: JSON.parse(viaBroker).id, channel: 'creator_demo-creator', type: 'creator_updated', offset: round + 1, encoded: viaBroker }]);
+  await node.broker.publish([{ id: JSON.parse(viaBroker).id, channel: 'creator_demo-creator', type: 'creator_updated', offset: lastOffset, encoded: viaBroker }]);
   await done;
   brokerTimes.push(performance.now() - started);
 }

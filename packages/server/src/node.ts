@@ -13,8 +13,10 @@ import { lockDataDir } from './db/data-dir-lock.ts';
 import { migrate } from './db/migrate.ts';
 import { unpublishedCount } from './db/outbox.ts';
 import { createBroker } from './broker/index.ts';
-import type { Broker, BrokerHandler } from './broker/broker.ts';
+import type { Broker, BrokerHandler, SubscribeOptions } from './broker/broker.ts';
 import { Hub } from './gateway/hub.ts';
+import { EventCache } from './history/event-cache.ts';
+import { History } from './history/history.ts';
 import { WebSocketGateway } from './gateway/websocket-server.ts';
 import { buildApp } from './http/app.ts';
 import type { DemoOptions } from './http/routes/demo.ts';
@@ -144,9 +146,18 @@ export class GatewayNode {
       });
     if (!options.broker) started.push(() => broker.close());
     let gateway: WebSocketGateway | null = null;
+    const { limits } = config;
+    const history = new History({
+      db,
+      metrics,
+      cache: new EventCache({ eventsPerChannel: limits.historyCacheEvents, maxBytes: limits.historyCacheBytes }),
+      maxRecoveryEvents: limits.recoveryMaxEvents,
+    });
     const hub = new Hub({
       metrics,
       routing: broker,
+      history,
+      logger,
       onEntitlementChange: (userId) => void gateway?.recheckPostAccess(userId),
       onInternalEvent: (message) => gateway?.handleInternalEvent(message),
     });
@@ -159,12 +170,17 @@ export class GatewayNode {
     const wsGateway = new WebSocketGateway({ config, db, hub, metrics, logger, tokens });
     gateway = wsGateway;
     started.push(async () => wsGateway.close());
+    const onResubscribed = () => {
+      logger.info('broker subscription restored; comparing served channels with history');
+      void hub.catchUp();
+    };
     await subscribeOrCarryOn(
       broker,
       (message) => {
         metrics.brokerMessagesReceived.inc();
         hub.deliver(message);
       },
+      { onResubscribed },
       logger,
     );
     const relay = new OutboxRelay({
@@ -347,8 +363,13 @@ const BROKER_WAIT_MS = 5000;
  * Subscribes to the broker, waiting at most BROKER_WAIT_MS: a Redis that is down at boot must not hang the start.
  * The subscription completes in the background once Redis is reachable; until then /readyz says the broker is down.
  */
-async function subscribeOrCarryOn(broker: Broker, handler: BrokerHandler, logger: Logger): Promise<void> {
-  const subscribed = broker.subscribe(handler);
+async function subscribeOrCarryOn(
+  broker: Broker,
+  handler: BrokerHandler,
+  options: SubscribeOptions,
+  logger: Logger,
+): Promise<void> {
+  const subscribed = broker.subscribe(handler, options);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => {
     timer = setTimeout(() => resolve('late'), BROKER_WAIT_MS);

@@ -10,6 +10,8 @@ import {
   type ChannelEcho,
   type ChannelObject,
   type Code,
+  type StreamPosition,
+  type UserChannelObject,
 } from '@fonana-realtime/protocol';
 import type { Database } from '../db/client.ts';
 import { unreadNotifications } from '../db/notifications.ts';
@@ -51,7 +53,7 @@ export class FrameHandler {
       case 'ping':
         return this.pong(conn);
       case 'subscribe':
-        return this.#subscribe(conn, frame.channel, frame.channelInput);
+        return this.#subscribe(conn, frame.channel, frame.channelInput, frame.since);
       case 'unsubscribe':
         return this.#unsubscribe(conn, frame.channel, frame.channelInput);
       case 'auth':
@@ -64,9 +66,20 @@ export class FrameHandler {
     conn.sendFrame({ type: 'pong', data: { serverTime: Date.now() } });
   }
 
-  async #subscribe(conn: Connection, channel: Channel, input: ChannelObject | string): Promise<void> {
+  async #subscribe(
+    conn: Connection,
+    channel: Channel,
+    input: ChannelObject | UserChannelObject | string,
+    since: StreamPosition | undefined,
+  ): Promise<void> {
     const key = channelKey(channel);
-    if (!conn.channels.has(key) && conn.channels.size >= this.#deps.maxChannelsPerSocket) {
+    if (channel.type === 'user') {
+      if (channel.id !== conn.userId) return this.#error(conn, 'GW_ERR_CHANNEL_FORBIDDEN', Codes.GW_ERR_CHANNEL_FORBIDDEN.reason, input);
+      return this.#join(conn, key, channel, input, since);
+    }
+    // The own user channel does not count against the limit.
+    const subscribed = conn.channels.size - (conn.channels.has(`user_${conn.userId}`) ? 1 : 0);
+    if (!conn.channels.has(key) && subscribed >= this.#deps.maxChannelsPerSocket) {
       return this.#error(conn, 'GW_ERR_TOO_MANY_CHANNELS', Codes.GW_ERR_TOO_MANY_CHANNELS.reason, input);
     }
     let access: AccessResult = { ok: false, code: 'GW_ERR_SUBSCRIBE_FAILED' };
@@ -83,11 +96,27 @@ export class FrameHandler {
     }
     if (conn.state !== 'open') return;
     if (!access.ok) return this.#error(conn, access.code, Codes[access.code].reason, input);
-    this.#deps.hub.subscribe(conn, key, channel);
-    await this.#deps.hub.whenRouted(key);
-    if (conn.state !== 'open' || !conn.channels.has(key)) return;
-    conn.sendFrame({ type: 'subscribed', data: { channel: input, channelKey: key } });
-    if (channel.type === 'notifications') await this.#sendUnread(conn);
+    await this.#join(conn, key, channel, input, since);
+  }
+
+  /** Access is granted: joins the channel's stream, which sends `subscribed`, the replay, then live events. */
+  async #join(
+    conn: Connection,
+    key: string,
+    channel: Channel,
+    input: ChannelObject | UserChannelObject | string,
+    since: StreamPosition | undefined,
+  ): Promise<void> {
+    let joined: boolean;
+    try {
+      joined = await this.#deps.hub.join(conn, key, channel, since, (position) =>
+        conn.sendFrame({ type: 'subscribed', data: { channel: input, channelKey: key, ...position } }),
+      );
+    } catch (err) {
+      this.#deps.logger.error({ err, channelType: channel.type }, 'channel history could not be read');
+      return this.#error(conn, 'GW_ERR_SUBSCRIBE_FAILED', Codes.GW_ERR_SUBSCRIBE_FAILED.reason, input);
+    }
+    if (joined && channel.type === 'notifications') await this.#sendUnread(conn);
   }
 
   #unsubscribe(conn: Connection, channel: Channel, input: ChannelObject | string): void {
@@ -123,7 +152,7 @@ export class FrameHandler {
     }
   }
 
-  #error(conn: Connection, code: Code, message: string, channel?: ChannelObject | ChannelEcho): void {
+  #error(conn: Connection, code: Code, message: string, channel?: ChannelObject | UserChannelObject | ChannelEcho): void {
     this.#deps.metrics.errors.inc({ code });
     conn.sendFrame({ type: 'error', data: { code, message, ...(channel === undefined ? {} : { channel }) } });
   }

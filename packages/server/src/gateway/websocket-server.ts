@@ -21,7 +21,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { Codes, decodeClientFrame, type Code } from '@fonana-realtime/protocol';
+import { channelKey, Codes, decodeClientFrame, userChannel, type Code, type StreamPosition } from '@fonana-realtime/protocol';
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/client.ts';
 import { isGatewayError, GatewayError } from '../errors.ts';
@@ -195,9 +195,10 @@ export class WebSocketGateway implements SocketOwner {
     if (conn.state === 'closing') return;
     conn.lastSeen = Date.now();
     conn.framesReceived++;
-    if (conn.state === 'authenticating' && conn.framesReceived === 1) {
+    // userId is set once a token was accepted: an auth frame after that waits in the inbox and re-authenticates.
+    if (conn.state === 'authenticating' && conn.framesReceived === 1 && conn.userId === null) {
       const decoded = decodeClientFrame(text);
-      if (decoded.ok && decoded.frame.type === 'auth') return this.#startAuth(conn, decoded.frame.token);
+      if (decoded.ok && decoded.frame.type === 'auth') return this.#startAuth(conn, decoded.frame.token, false, decoded.frame.since);
       if (conn.authGeneration === 0) return this.#failAuth(conn, 'GW_ERR_AUTH_REQUIRED');
     }
     if (conn.state === 'open' && conn.processing && isPing(text)) {
@@ -230,14 +231,14 @@ export class WebSocketGateway implements SocketOwner {
     }
   }
 
-  #startAuth(conn: Connection, token: string, session = false): void {
+  #startAuth(conn: Connection, token: string, session = false, since?: StreamPosition): void {
     const generation = ++conn.authGeneration;
     conn.authInFlight = true;
     this.#authenticate(token, session).then(
       (verified) => {
         if (generation !== conn.authGeneration) return;
         conn.authInFlight = false;
-        this.#open(conn, verified);
+        this.#open(conn, verified, since);
       },
       (err: unknown) => {
         if (generation !== conn.authGeneration) return;
@@ -298,7 +299,11 @@ export class WebSocketGateway implements SocketOwner {
     }
   }
 
-    #open(conn: Connection, verified: VerifiedToken): void {
+  /**
+   * Registers the socket and joins it to its user's channel (recovering `since` of the auth frame); `connected`
+   * carries the channel's position, and frames that waited in the inbox are handled after it.
+   */
+  #open(conn: Connection, verified: VerifiedToken, since: StreamPosition | undefined): void {
     if (conn.state !== 'authenticating') return;
     if (conn.authTimer) clearTimeout(conn.authTimer);
     conn.authTimer = null;
@@ -312,17 +317,33 @@ export class WebSocketGateway implements SocketOwner {
     this.#addressLimits.authenticated(conn.address);
     conn.expiresAt = verified.expiresAt;
     conn.issuedAt = verified.issuedAt;
-    conn.state = 'open';
     hub.addConnection(conn);
     const firstHere = hub.userConnections(userId).size === 1;
-    // `connected` once the user's channel is routed here, so no event of it published after `connected` is missed.
-    void hub.whenRouted(`user_${userId}`).then(async () => {
+    const channel = userChannel(userId);
+    const key = channelKey(channel);
+    const announce = (position: { offset: number; epoch: string; recovered?: boolean }) => {
+      conn.state = 'open';
+      conn.sendFrame({
+        type: 'connected',
+        data: { userId, connectionId: conn.id, serverTime: Date.now(), channel: key, ...position },
+      });
+    };
+    void (async () => {
       // A disconnect committed while the channel was not routed here yet never reached this node: ask the database.
+      await hub.whenRouted(key);
       if (firstHere && !(await this.#stillAllowed(verified))) return this.#failAuth(conn, 'GW_ERR_DISCONNECTED');
-      if (conn.state !== 'open') return;
-      conn.sendFrame({ type: 'connected', data: { userId, connectionId: conn.id, serverTime: Date.now() } });
-      this.#tokenLifetime.start(conn);
-      void this.#pump(conn);
+      if (conn.state !== 'authenticating') return;
+      // `connected` once the user's channel is routed here and its head is read: no later event of it is missed.
+      if (await hub.join(conn, key, channel, since, announce)) {
+        this.#tokenLifetime.start(conn);
+        return void this.#pump(conn);
+      }
+      // The user's channel was reset while this socket joined it: let the client reconnect.
+      if (conn.state === 'authenticating') conn.close('GW_ERR_INTERNAL');
+    })().catch((err: unknown) => {
+      this.#options.logger.error({ err }, "the user's channel could not be read");
+      this.#options.metrics.errors.inc({ code: 'GW_ERR_INTERNAL' });
+      conn.close('GW_ERR_INTERNAL');
     });
   }
 
