@@ -25,7 +25,8 @@ test('who may subscribe to what', async (t) => {
     ['post:demo-post-vip', 'GW_ERR_CHANNEL_FORBIDDEN'],
     ['post_demo-post-priced', 'GW_ERR_CHANNEL_FORBIDDEN'],
     [{ type: 'post', postId: 'no-such-post' }, 'GW_ERR_CHANNEL_NOT_FOUND'],
-    [{ type: 'user', userId: 'demo-fan-basic' }, 'GW_ERR_UNKNOWN_CHANNEL'],
+    [{ type: 'user', userId: 'demo-fan-basic' }, 'user_demo-fan-basic'],
+    ['user:demo-fan-vip', 'GW_ERR_CHANNEL_FORBIDDEN'],
     [{ type: 'secret', id: 'x' }, 'GW_ERR_UNKNOWN_CHANNEL'],
   ];
   for (const [channel, expected] of expectations) {
