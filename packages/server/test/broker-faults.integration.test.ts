@@ -8,7 +8,7 @@ import { RedisBroker } from '../src/broker/redis-broker.ts';
 import { openDatabase } from '../src/db/client.ts';
 import { createTestDatabase } from './helpers/database.ts';
 import { startGateway } from './helpers/gateway.ts';
-import { startTestRedis } from './helpers/redis-server.ts';
+import { startOwnRedis } from './helpers/redis.ts';
 import { startCuttableProxy } from './helpers/cuttable-proxy.ts';
 
 /** Node A talks to Redis directly; node B through a proxy the test cuts. Both on one database. */
@@ -18,15 +18,15 @@ async function twoNodesOneCuttable(t: { after(fn: () => unknown): void }) {
     for (const fn of teardown.reverse()) await fn();
   });
   const scope = { after: (fn: () => unknown) => void teardown.push(fn) };
-  const redis = await startTestRedis(scope);
+  const redis = await startOwnRedis(scope);
   const proxy = await startCuttableProxy(redis.port);
   teardown.push(() => proxy.close());
   const { db, url } = await createTestDatabase(scope);
   const dbB = url ? await openDatabase({ url }) : db;
   if (dbB !== db) teardown.push(() => dbB.close());
   const prefix = 'rt-faults:';
-  const brokerA = new RedisBroker({ url: redis.url, prefix, heartbeatMs: 500, onError: ignore });
-  const brokerB = new RedisBroker({ url: `redis://127.0.0.1:${proxy.port}`, prefix, heartbeatMs: 500, onError: ignore });
+  const brokerA = new RedisBroker({ url: redis.url, prefix, onError: ignore });
+  const brokerB = new RedisBroker({ url: `redis://127.0.0.1:${proxy.port}`, prefix, onError: ignore });
   teardown.push(() => brokerA.close(), () => brokerB.close());
   const a = await startGateway(scope, { db, broker: brokerA });
   const b = await startGateway(scope, { db: dbB, broker: brokerB, seed: false });
@@ -59,9 +59,9 @@ test("a cancel committed while a node's subscriber is down still revokes the fan
   assert.deepEqual(await fan.none('subscription-updated', 300), [], 'B missed it');
 
   proxy.restore();
-  const update = await fan.next('subscription-updated', 10_000);
+  const update = await fan.next('subscription-updated', 20_000);
   assert.equal(update.data.status, 'cancelled');
-  const revoked = await fan.next('unsubscribed', 5000);
+  const revoked = await fan.next('unsubscribed', 10_000);
   assert.equal(revoked.data.reason, 'access_revoked');
   assert.equal(revoked.data.channelKey, 'post_demo-post-basic');
 
@@ -83,7 +83,7 @@ test('events published while the subscriber was down arrive after it is back, in
   await until(async () => (await a.node.metrics.outboxPublished.get()).values[0]!.value >= 6, 'all published');
   proxy.restore();
   const got: string[] = [];
-  for (let i = 1; i <= 5; i++) got.push((await client.next('tick', 10_000)).id as string);
+  for (let i = 1; i <= 5; i++) got.push((await client.next('tick', 20_000)).id as string);
   assert.deepEqual(got, ids.slice(1));
   ids.push(await publish(6));
   assert.equal((await client.next('tick')).id, ids[6]);
