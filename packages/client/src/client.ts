@@ -378,8 +378,12 @@ export class RealtimeClient<Custom extends EventMap = {}> {
       case 'authenticated':
         this.#scheduleRefresh();
         return this.#emitter.emit('authenticated', frame.data);
-      case 'token-expiring':
+      case 'token-expiring': {
+        // A warning about a token already replaced (our fresh `auth` crossed it on the wire) needs no new token.
+        const current = this.#token ? tokenTimes(this.#token).expiresAt : null;
+        if (current !== null && current > frame.data.expiresAt) return;
         return void this.#refresh();
+      }
       case 'unread_notifications':
         this.#unread = frame.data;
         return this.#emitter.emit('unread', frame.data);
