@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createTestDatabase } from './helpers/database.ts';
 import { startGateway, TEST_API_KEY } from './helpers/gateway.ts';
 
 test('POST /v1/publish needs the API key; without a configured key it is 503', async (t) => {
@@ -81,8 +82,14 @@ test('with Redis unreachable at start the gateway still starts, healthy but not 
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
   const closedPort = (probe.address() as AddressInfo).port;
   await new Promise<void>((resolve) => probe.close(() => resolve()));
+  // The database is made first, so the bound below times the node's start alone, not a loaded machine's PGlite.
+  const closeDatabase: (() => unknown)[] = [];
+  const { db } = await createTestDatabase({ after: (fn) => void closeDatabase.push(fn) });
   const started = Date.now();
-  const gw = await startGateway(t, { env: { REDIS_URL: `redis://127.0.0.1:${closedPort}` } });
+  const gw = await startGateway(t, { db, seed: false, env: { REDIS_URL: `redis://127.0.0.1:${closedPort}` } });
+  t.after(async () => {
+    for (const fn of closeDatabase.reverse()) await fn(); // after the node's own teardown, registered above
+  });
   assert.ok(Date.now() - started < 15_000, 'start does not hang');
   assert.equal((await fetch(`${gw.httpUrl}/healthz`)).status, 200);
   const ready = await fetch(`${gw.httpUrl}/readyz`);
