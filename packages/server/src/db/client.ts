@@ -101,6 +101,10 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   };
   const pool = new pg.Pool({ ...clientConfig, max: options.poolSize ?? 10 });
   pool.on('error', onError);
+  // The pool listens for errors of idle clients only. A checked-out client whose session the server ends (e.g. the
+  // idle-in-transaction timeout of a frozen relay) would emit 'error' with no listener and crash the process; the
+  // query waiting on it fails on its own and the pool discards the client at release.
+  pool.on('connect', (client) => client.on('error', onError));
   // Fail at start-up with the driver's message rather than on the first request.
   try {
     const probe = await pool.connect();
