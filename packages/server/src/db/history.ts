@@ -4,7 +4,7 @@
  */
 import { and, asc, eq, gt, inArray, lte, sql } from 'drizzle-orm';
 import { queryRows, type Queryable } from './client.ts';
-import type { StoredEvent } from './outbox.ts';
+import { toStoredEvent, type StoredEvent } from './outbox.ts';
 import { channelOffsets, outbox } from './schema.ts';
 
 /** Where a channel's history stands: the offset of its last committed event (0: none yet) and its epoch. */
@@ -52,13 +52,5 @@ export async function channelEvents(db: Queryable, channel: string, after: numbe
     .from(outbox)
     .where(and(eq(outbox.channel, channel), gt(outbox.offset, after), lte(outbox.offset, upTo)))
     .orderBy(asc(outbox.offset));
-  return rows.map((row) => ({
-    rowId: row.id,
-    id: row.eventId,
-    channel: row.channel,
-    offset: row.offset,
-    type: row.type,
-    data: row.payload,
-    ts: row.createdAt.getTime(),
-  }));
+  return rows.map(toStoredEvent);
 }

@@ -61,7 +61,8 @@ export async function appendEvents(tx: Queryable, events: readonly NewEvent[]): 
   return rows.map(toStoredEvent);
 }
 
-function toStoredEvent(row: typeof outbox.$inferSelect): StoredEvent {
+/** The event of an outbox row. */
+export function toStoredEvent(row: typeof outbox.$inferSelect): StoredEvent {
   return {
     rowId: row.id,
     id: row.eventId,
