@@ -1,0 +1,53 @@
+/**
+ * The publisher: HTTP requests to a server's publish endpoint over keep-alive connections. Each event's data carries
+ * `t`, the wall-clock time (ms, sub-ms precision) it was sent, which the load generator reads for latency, and a pad
+ * to bring the event frame to about 200 bytes.
+ */
+import { Agent, request } from 'node:http';
+import { publishRequest, type Peer } from './servers.ts';
+
+const PAD = 'x'.repeat(80);
+
+export class Publisher {
+  readonly #agent: Agent;
+
+  constructor(
+    readonly peer: Peer,
+    readonly port: number,
+    readonly concurrency = 8,
+  ) {
+    this.#agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  }
+
+  /** Publishes one event and resolves when the server answered 200. */
+  one(): Promise<void> {
+    const req = publishRequest(this.peer, { t: performance.timeOrigin + performance.now(), pad: PAD });
+    return new Promise((resolve, reject) => {
+      const r = request(
+        { host: '127.0.0.1', port: this.port, method: 'POST', path: req.path, headers: req.headers, agent: this.#agent },
+        (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${this.peer}: publish answered ${res.statusCode}`))));
+        },
+      );
+      r.on('error', reject);
+      r.end(req.body);
+    });
+  }
+
+  /** `count` events by `concurrency` concurrent publishers (each sends its next one when the last was answered). */
+  async burst(count: number): Promise<void> {
+    let left = count;
+    const worker = async () => {
+      while (left > 0) {
+        left--;
+        await this.one();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, count) }, worker));
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}
