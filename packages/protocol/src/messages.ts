@@ -106,6 +106,8 @@ export const EventTypes = {
   SUBSCRIPTION_UPDATED: 'subscription-updated',
   NOTIFICATION: 'notification',
   NEW_SUBSCRIPTION: 'new_subscription',
+  /** Published by the platform to `user_<id>` when a user is deleted: every node forgets the user at once. */
+  USER_DELETED: 'user-deleted',
 } as const;
 
 /**

@@ -13,7 +13,8 @@ import { lockDataDir } from './db/data-dir-lock.ts';
 import { migrate } from './db/migrate.ts';
 import { unpublishedCount } from './db/outbox.ts';
 import { createBroker } from './broker/index.ts';
-import type { Broker, BrokerHandler, SubscribeOptions } from './broker/broker.ts';
+import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions } from './broker/broker.ts';
+import { EventTypes } from '@fonana-realtime/protocol';
 import { Hub } from './gateway/hub.ts';
 import { EventCache } from './history/event-cache.ts';
 import { History } from './history/history.ts';
@@ -178,7 +179,7 @@ export class GatewayNode {
       broker,
       (message) => {
         metrics.brokerMessagesReceived.inc();
-        hub.deliver(message);
+        deliverTo(hub, gateway!, message);
       },
       { onResubscribed },
       logger,
@@ -230,7 +231,7 @@ export class GatewayNode {
     started.push(() => relay.stop());
     expirySweep.start();
     started.push(() => expirySweep.stop());
-    await app.listen({ port: config.port, host: config.host }).catch((err: unknown) => {
+    await app.listen({ port: config.port, host: config.host, backlog: config.limits.listenBacklog }).catch((err: unknown) => {
       throw listenError('PORT', config.host, config.port, err);
     });
     node.#port = (app.server.address() as AddressInfo).port;
@@ -355,6 +356,16 @@ async function withinDeadline(work: Promise<unknown>, ms: number): Promise<boole
   } finally {
     clearTimeout(timer);
   }
+}
+
+const USER_PREFIX = 'user_';
+
+/** A broker message to the hub; a `user-deleted` event on a user's channel first drops that user from the caches. */
+function deliverTo(hub: Hub, gateway: WebSocketGateway, message: BrokerMessage): number {
+  if (message.type === EventTypes.USER_DELETED && message.channel.startsWith(USER_PREFIX)) {
+    gateway.invalidateUser(message.channel.slice(USER_PREFIX.length));
+  }
+  return hub.deliver(message);
 }
 
 const BROKER_WAIT_MS = 5000;

@@ -62,6 +62,10 @@ export interface Limits {
   readonly historyCacheEvents: number;
   /** Encoded bytes the history cache keeps across all channels. */
   readonly historyCacheBytes: number;
+  /** Pending TCP connections the kernel queues for accept (capped by net.core.somaxconn). */
+  readonly listenBacklog: number;
+  /** User ids remembered as existing (`creator` subscriptions). */
+  readonly userCacheSize: number;
 }
 
 export interface DatabaseTimeouts {
@@ -87,6 +91,8 @@ export interface Timings {
   readonly tokenRefreshWindowMs: number;
   /** How long after a token's expiry a socket that did not re-authenticate stays open before 4001. */
   readonly tokenExpiryGraceMs: number;
+  /** How long a user id found in the database is trusted without asking again; 0: always ask. */
+  readonly userCacheTtlMs: number;
 }
 
 /** How the outbox relays share the work (outbox/relay.ts). */
@@ -204,6 +210,9 @@ const EnvSchema = z.object({
   RECOVERY_MAX_EVENTS: int(300, 0, 100_000),
   HISTORY_CACHE_EVENTS: int(300, 0, 100_000),
   HISTORY_CACHE_BYTES: int(64 * 1024 * 1024, 0, 16 * 1024 * 1024 * 1024),
+  LISTEN_BACKLOG: int(4096, 1, 65_535),
+  USER_CACHE_SIZE: int(100_000, 1, 10_000_000),
+  USER_CACHE_TTL_MS: int(60_000, 0, 3_600_000),
   AUTH_TIMEOUT_MS: int(5000, 100, 120_000),
   HEADERS_TIMEOUT_MS: int(10_000, 100, 600_000),
   DB_CONNECT_TIMEOUT_MS: int(3000, 100, 600_000),
@@ -299,6 +308,8 @@ export function loadConfig(
       recoveryMaxEvents: e.RECOVERY_MAX_EVENTS,
       historyCacheEvents: e.HISTORY_CACHE_EVENTS,
       historyCacheBytes: e.HISTORY_CACHE_BYTES,
+      listenBacklog: e.LISTEN_BACKLOG,
+      userCacheSize: e.USER_CACHE_SIZE,
     },
     database: {
       connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
@@ -316,6 +327,7 @@ export function loadConfig(
       expirySweepMs: e.EXPIRY_SWEEP_MS,
       tokenRefreshWindowMs: e.TOKEN_REFRESH_WINDOW_MS,
       tokenExpiryGraceMs: e.TOKEN_EXPIRY_GRACE_MS,
+      userCacheTtlMs: e.USER_CACHE_TTL_MS,
     },
     outbox: { partitions: e.OUTBOX_PARTITIONS },
   };

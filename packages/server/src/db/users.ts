@@ -1,5 +1,5 @@
-import { eq } from 'drizzle-orm';
-import type { Queryable } from './client.ts';
+import { eq, sql } from 'drizzle-orm';
+import { queryRows, type Queryable } from './client.ts';
 import { users } from './schema.ts';
 
 /** True when a row with this id exists in the platform's `users` table. */
@@ -17,4 +17,10 @@ export async function findUserName(db: Queryable, userId: string): Promise<strin
     .limit(1);
   if (!row) return null;
   return row.nickname ?? row.fullName ?? row.name ?? userId;
+}
+
+/** Of `userIds`, those with a row in the platform's `users` table: one query (`= any($1)`) for the whole batch. */
+export async function existingUserIds(db: Queryable, userIds: readonly string[]): Promise<Set<string>> {
+  const rows = await queryRows<{ id: string }>(db, sql`select ${users.id} as id from ${users} where ${users.id} = any(${sql.param(userIds)}::text[])`);
+  return new Set(rows.map((r) => r.id));
 }

@@ -7,7 +7,7 @@ import { canSeePost } from '../domain/entitlement.ts';
 import type { Queryable } from '../db/client.ts';
 import { viewerFactsForCreator } from '../db/entitlements.ts';
 import { findPost, findPosts, type PostRow } from '../db/posts.ts';
-import { userExists } from '../db/users.ts';
+import type { KnownUsers } from '../auth/known-users.ts';
 
 export type AccessResult = { ok: true } | { ok: false; code: Code };
 
@@ -17,16 +17,21 @@ const OK: AccessResult = { ok: true };
 
 /**
  * - `notifications`, `feed`: only the user's own.
- * - `creator`: any signed-in user, if the creator exists.
+ * - `creator`: any signed-in user, if the creator exists (`users`: remembered ids, batched lookups).
  * - `post`: whoever the entitlement policy lets see the post's content.
  */
-export async function authorizeChannel(db: Queryable, userId: string, channel: Channel): Promise<AccessResult> {
+export async function authorizeChannel(
+  db: Queryable,
+  users: Pick<KnownUsers, 'exists'>,
+  userId: string,
+  channel: Channel,
+): Promise<AccessResult> {
   switch (channel.type) {
     case 'notifications':
     case 'feed':
       return channel.id === userId ? OK : FORBIDDEN;
     case 'creator':
-      return (await userExists(db, channel.id)) ? OK : NOT_FOUND;
+      return (await users.exists(channel.id)) ? OK : NOT_FOUND;
     case 'post': {
       const post = await findPost(db, channel.id);
       if (!post) return NOT_FOUND;

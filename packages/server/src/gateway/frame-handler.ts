@@ -13,6 +13,7 @@ import {
   type StreamPosition,
   type UserChannelObject,
 } from '@fonana-realtime/protocol';
+import type { KnownUsers } from '../auth/known-users.ts';
 import type { Database } from '../db/client.ts';
 import { unreadNotifications } from '../db/notifications.ts';
 import type { Logger } from '../logger.ts';
@@ -25,6 +26,7 @@ import type { TokenLifetime } from './token-lifetime.ts';
 export interface FrameHandlerDeps {
   readonly db: Database;
   readonly hub: Hub;
+  readonly users: KnownUsers;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly maxChannelsPerSocket: number;
@@ -87,7 +89,7 @@ export class FrameHandler {
       // An entitlement event that arrives while the check runs may have been missed by it: check again (bounded).
       for (let attempt = 0; attempt < 3; attempt++) {
         const epoch = conn.entitlementEpoch;
-        access = await authorizeChannel(this.#deps.db.orm, conn.userId!, channel);
+        access = await authorizeChannel(this.#deps.db.orm, this.#deps.users, conn.userId!, channel);
         if (epoch === conn.entitlementEpoch) break;
       }
     } catch (err) {

@@ -32,6 +32,7 @@ import { verifyToken, type TokenOptions, type VerifiedToken } from '../auth/toke
 import type { BrokerMessage } from '../broker/broker.ts';
 import { issuedTooEarly, userAuthState } from '../db/token-not-before.ts';
 import { DISCONNECT_EVENT, type DisconnectData } from '../domain/events.ts';
+import { KnownUsers } from '../auth/known-users.ts';
 import { revokedPosts } from './channel-access.ts';
 import { Connection, GatewaySocket, type ConnectionOptions, type SocketOwner } from './connection.ts';
 import { AddressLimits } from './address-limits.ts';
@@ -65,11 +66,13 @@ export class WebSocketGateway implements SocketOwner {
   /** NextAuth's session-token key, when session cookies are accepted. */
   readonly #sessionKey: Uint8Array | null;
   readonly #addressLimits: AddressLimits;
+  readonly #users: KnownUsers;
   #draining = false;
 
   constructor(options: WebSocketGatewayOptions) {
     this.#options = options;
     const { limits } = options.config;
+    this.#users = new KnownUsers(options.db.orm, { ttlMs: options.config.timings.userCacheTtlMs, maxEntries: limits.userCacheSize });
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: limits.maxFrameBytes,
@@ -85,6 +88,7 @@ export class WebSocketGateway implements SocketOwner {
     this.#frames = new FrameHandler({
       db: options.db,
       hub: options.hub,
+      users: this.#users,
       metrics: options.metrics,
       logger: options.logger,
       maxChannelsPerSocket: limits.maxChannelsPerSocket,
@@ -352,6 +356,14 @@ export class WebSocketGateway implements SocketOwner {
     this.#options.metrics.authFailures.inc({ code });
     this.#options.logger.info({ connectionId: conn.id, code }, 'websocket authentication refused');
     conn.close(code);
+  }
+
+  /**
+   * Forgets that a user exists, on this node, so the next `creator` subscription to it reads the database
+   * (a `user-deleted` event; the disconnect API).
+   */
+  invalidateUser(userId: string): void {
+    this.#users.invalidate(userId);
   }
 
   /** The socket closed, for whatever reason: forget it everywhere. */
