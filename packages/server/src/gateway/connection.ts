@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { Codes, encodeFrame, type Channel, type Code, type ControlFrame } from '@fonana-realtime/protocol';
+import { FrameWriter, textFrame } from './frame-writer.ts';
 
 export type ConnectionState = 'authenticating' | 'open' | 'closing';
 
@@ -30,6 +31,7 @@ export class Connection {
   readonly id = randomUUID();
   readonly socket: GatewaySocket;
   readonly #options: ConnectionOptions;
+  readonly #writer: FrameWriter;
   state: ConnectionState = 'authenticating';
   userId: string | null = null;
   /** The client's address (X-Forwarded-For from a trusted proxy, else the peer's), for per-address limits. */
@@ -62,6 +64,7 @@ export class Connection {
   constructor(socket: GatewaySocket, options: ConnectionOptions) {
     this.socket = socket;
     this.#options = options;
+    this.#writer = new FrameWriter(socket);
     socket.connection = this;
   }
 
@@ -71,16 +74,18 @@ export class Connection {
   }
 
   /**
-   * hot path: sends already-encoded bytes shared by every recipient. A socket whose send buffer would exceed
-   * the limit is closed as a slow consumer (4009) instead of buffering without bound.
+   * hot path: sends already-encoded bytes shared by every recipient (the frame is built once for all of them, and a
+   * socket's frames of one turn go out in one write: frame-writer.ts). A socket whose send buffer would exceed the
+   * limit is closed as a slow consumer (4009) instead of buffering without bound.
    */
   sendEncoded(data: string | Buffer): boolean {
     if (this.state === 'closing' || this.socket.readyState !== WebSocket.OPEN) return false;
-    if (this.socket.bufferedAmount + data.length > this.#options.maxBufferedBytes) {
+    const frame = textFrame(data);
+    if (this.#writer.bufferedBytes + frame.length > this.#options.maxBufferedBytes) {
       this.close('GW_ERR_SLOW_CONSUMER');
       return false;
     }
-    this.socket.send(data, { binary: false });
+    this.#writer.write(frame);
     return true;
   }
 
@@ -91,6 +96,7 @@ export class Connection {
     const row = Codes[code];
     if (this.authTimer) clearTimeout(this.authTimer);
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (code !== 'GW_ERR_SLOW_CONSUMER') this.#writer.flush();
     this.socket.close(row.close ?? 1000, row.reason);
   }
 }

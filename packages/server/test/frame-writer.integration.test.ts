@@ -1,0 +1,70 @@
+/**
+ * The coalesced write path (gateway/frame-writer.ts) against real sockets: frames of one turn arrive whole and in
+ * order (small, 16-bit and 64-bit lengths, interleaved with control frames), the first frame of a turn is written at
+ * once, queued frames go out before a close frame, and the slow-consumer limit counts queued bytes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
+import { encodeFrame } from '@fonana-realtime/protocol';
+import type { Connection } from '../src/gateway/connection.ts';
+import { startGateway } from './helpers/gateway.ts';
+
+let seq = 0;
+function event(userId: string, blobBytes: number) {
+  const id = `fw-${++seq}`;
+  const frame = { type: 'bench', id, channel: `user_${userId}`, offset: seq, ts: Date.now(), data: { n: seq, blob: 'x'.repeat(blobBytes) } };
+  return { id, channel: frame.channel, type: frame.type, offset: seq, encoded: encodeFrame(frame as never) };
+}
+
+const only = (set: ReadonlySet<Connection>): Connection => [...set][0]!;
+const rawSocket = (conn: Connection) => (conn.socket as unknown as { _socket: Socket })._socket;
+
+test('frames of one turn reach every socket whole and in order, events and control frames alike', async (t) => {
+  const gw = await startGateway(t);
+  const clients = await Promise.all([1, 2, 3].map(() => gw.connect('demo-fan-vip')));
+  const conns = [...gw.node.hub.userConnections('demo-fan-vip')];
+  const sizes = [0, 10, 200, 130, 70_000, 5, 65_600, 300];
+  const sent: number[] = [];
+  for (let i = 0; i < 24; i++) {
+    const message = event('demo-fan-vip', sizes[i % sizes.length]!);
+    sent.push(seq);
+    gw.node.hub.deliver(message);
+    if (i === 12) for (const c of conns) c.sendFrame({ type: 'pong', data: { serverTime: 1 } });
+  }
+  for (const client of clients) {
+    const got: unknown[] = [];
+    for (let i = 0; i < 25; i++) {
+      const f = await client.next((f) => f.type === 'bench' || f.type === 'pong', 10_000);
+      got.push(f.type === 'pong' ? 'pong' : f.data.n);
+    }
+    assert.deepEqual(got, [...sent.slice(0, 13), 'pong', ...sent.slice(13)]);
+  }
+});
+
+test('the first frame of a turn is written at once; frames queued in the turn go out before a close frame', async (t) => {
+  const gw = await startGateway(t);
+  const client = await gw.connect('demo-fan-basic');
+  const conn = only(gw.node.hub.userConnections('demo-fan-basic'));
+  await new Promise((r) => setImmediate(r));
+  const before = rawSocket(conn).bytesWritten;
+  gw.node.hub.deliver(event('demo-fan-basic', 50));
+  assert.ok(rawSocket(conn).bytesWritten > before, 'written in the same turn, no added delay');
+  for (let i = 0; i < 5; i++) gw.node.hub.deliver(event('demo-fan-basic', 50));
+  conn.close('GW_ERR_SERVER_RESTART');
+  const closed = await client.closed;
+  assert.equal(closed.code, 1012);
+  assert.equal(client.frames.filter((f) => f.type === 'bench').length, 6, 'every queued event arrived before the close');
+});
+
+test('queued frames count toward the slow-consumer limit (4009); other sockets keep receiving', async (t) => {
+  const gw = await startGateway(t, { env: { MAX_BUFFERED_BYTES: '4096' } });
+  const slow = await gw.connect('demo-fan-basic');
+  const other = await gw.connect('demo-fan-vip');
+  // 40 events of ~300 B in one turn to one socket: more than 4 KiB queued before the kernel could take any.
+  for (let i = 0; i < 40; i++) gw.node.hub.deliver(event('demo-fan-basic', 200));
+  const closed = await slow.closed;
+  assert.deepEqual([closed.code, closed.reason], [4009, 'slow consumer: send buffer full']);
+  for (let i = 0; i < 5; i++) gw.node.hub.deliver(event('demo-fan-vip', 200));
+  for (let i = 0; i < 5; i++) await other.next('bench');
+});
