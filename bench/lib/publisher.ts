@@ -26,6 +26,7 @@ export class Publisher {
       const r = request(
         { host: '127.0.0.1', port: this.port, method: 'POST', path: req.path, headers: req.headers, agent: this.#agent },
         (res) => {
+          res.on('error', reject);
           res.resume();
           res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${this.peer}: publish answered ${res.statusCode}`))));
         },

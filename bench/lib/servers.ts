@@ -65,7 +65,9 @@ export interface StartOptions {
 
 export async function startServer(peer: Peer, options: StartOptions = {}): Promise<RunningServer> {
   const file = peer === 'fonana-realtime' ? join(HERE, '../servers/gateway.ts') : join(HERE, '../servers/peer.ts');
-  const nodeArgs = ['--expose-gc', '--import', 'tsx', file, peer];
+  // BENCH_CPU_PROF=<dir>: each server writes a V8 CPU profile there when it stops (node --cpu-prof).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const nodeArgs = ['--expose-gc', ...profile, '--import', 'tsx', file, peer];
   const core = options.core === undefined ? 0 : options.core;
   const [cmd, args] = TWO_CORES && core !== null ? ['taskset', ['-c', String(core), process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
   const env: Record<string, string | undefined> = {
@@ -95,7 +97,7 @@ export async function startServer(peer: Peer, options: StartOptions = {}): Promi
     port,
     pid: child.pid!,
     mem: () => ask(child, { cmd: 'mem', id: ++nextId }),
-    stop: () => stopChild(child),
+    stop: () => stopChild(child, profile.length > 0),
   };
 }
 
@@ -111,9 +113,17 @@ function ask(child: ChildProcess, msg: { cmd: string; id: number }): Promise<Mem
   });
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+/** Kills the server; one that writes a profile is asked to exit (so it can) and killed only if it does not. */
+async function stopChild(child: ChildProcess, graceful: boolean): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (graceful) {
+    child.send({ cmd: 'exit', id: 0 });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(timer);
+    return;
+  }
   child.kill('SIGKILL');
   await exited;
 }
