@@ -48,9 +48,9 @@ test('the first frame of a turn is written at once; frames queued in the turn go
   const conn = only(gw.node.hub.userConnections('demo-fan-basic'));
   await new Promise((r) => setImmediate(r));
   const before = rawSocket(conn).bytesWritten;
-  gw.node.hub.deliver(event('demo-fan-basic', 50));
+  conn.sendEncoded(Buffer.from(event('demo-fan-basic', 50).encoded));
   assert.ok(rawSocket(conn).bytesWritten > before, 'written in the same turn, no added delay');
-  for (let i = 0; i < 5; i++) gw.node.hub.deliver(event('demo-fan-basic', 50));
+  for (let i = 0; i < 5; i++) conn.sendEncoded(Buffer.from(event('demo-fan-basic', 50).encoded));
   conn.close('GW_ERR_SERVER_RESTART');
   const closed = await client.closed;
   assert.equal(closed.code, 1012);
