@@ -121,9 +121,14 @@ test('each per-address limit answers its own code; X-Forwarded-For counts only f
 
   const token = await gw.token('demo-fan-basic');
   const fromProxy = { 'x-forwarded-for': '203.0.113.7' };
-  const viaProxy = await Promise.all([1, 2, 3].map(() => TestClient.open(`${gw.wsUrl}?token=${token}`, { localAddress: '127.0.0.3', headers: fromProxy })));
+  // One after the other: three sockets still authenticating at once would meet the unauthenticated limit (2) first.
+  const viaProxy: TestClient[] = [];
   t.after(() => viaProxy.forEach((c) => c.close()));
-  await Promise.all(viaProxy.map((c) => c.next('connected')));
+  for (let i = 0; i < 3; i++) {
+    const client = await TestClient.open(`${gw.wsUrl}?token=${token}`, { localAddress: '127.0.0.3', headers: fromProxy });
+    viaProxy.push(client);
+    await client.next('connected');
+  }
   assert.deepEqual(await refusal('127.0.0.3', fromProxy), [429, 'GW_ERR_ADDRESS_SOCKET_LIMIT'], 'the forwarded address is counted');
   const another = await TestClient.open(`${gw.wsUrl}?token=${token}`, { localAddress: '127.0.0.3', headers: { 'x-forwarded-for': '203.0.113.8' } });
   t.after(() => another.close());
