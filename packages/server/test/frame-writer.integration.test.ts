@@ -11,16 +11,24 @@ import type { Connection } from '../src/gateway/connection.ts';
 import { startGateway } from './helpers/gateway.ts';
 
 let seq = 0;
+/** Offsets per channel: each test's gateway starts on a fresh database, where every channel's head is 0. */
+const offsets = new Map<string, number>();
+/** The hub delivers a channel's events in offset order and holds any after a hole, so offsets must be consecutive. */
 function event(userId: string, blobBytes: number) {
   const id = `fw-${++seq}`;
-  const frame = { type: 'bench', id, channel: `user_${userId}`, offset: seq, ts: Date.now(), data: { n: seq, blob: 'x'.repeat(blobBytes) } };
-  return { id, channel: frame.channel, type: frame.type, offset: seq, encoded: encodeFrame(frame as never) };
+  const channel = `user_${userId}`;
+  const offset = (offsets.get(channel) ?? 0) + 1;
+  offsets.set(channel, offset);
+  const frame = { type: 'bench', id, channel, offset, ts: Date.now(), data: { n: seq, blob: 'x'.repeat(blobBytes) } };
+  return { id, channel, type: frame.type, offset, encoded: encodeFrame(frame as never) };
 }
+const TIMEOUT = { timeout: 60_000 };
 
 const only = (set: ReadonlySet<Connection>): Connection => [...set][0]!;
 const rawSocket = (conn: Connection) => (conn.socket as unknown as { _socket: Socket })._socket;
 
-test('frames of one turn reach every socket whole and in order, events and control frames alike', async (t) => {
+test('frames of one turn reach every socket whole and in order, events and control frames alike', TIMEOUT, async (t) => {
+  offsets.clear();
   const gw = await startGateway(t);
   const clients = await Promise.all([1, 2, 3].map(() => gw.connect('demo-fan-vip')));
   const conns = [...gw.node.hub.userConnections('demo-fan-vip')];
@@ -42,7 +50,8 @@ test('frames of one turn reach every socket whole and in order, events and contr
   }
 });
 
-test('the first frame of a turn is written at once; frames queued in the turn go out before a close frame', async (t) => {
+test('the first frame of a turn is written at once; frames queued in the turn go out before a close frame', TIMEOUT, async (t) => {
+  offsets.clear();
   const gw = await startGateway(t);
   const client = await gw.connect('demo-fan-basic');
   const conn = only(gw.node.hub.userConnections('demo-fan-basic'));
@@ -57,7 +66,8 @@ test('the first frame of a turn is written at once; frames queued in the turn go
   assert.equal(client.frames.filter((f) => f.type === 'bench').length, 6, 'every queued event arrived before the close');
 });
 
-test('queued frames count toward the slow-consumer limit (4009); other sockets keep receiving', async (t) => {
+test('queued frames count toward the slow-consumer limit (4009); other sockets keep receiving', TIMEOUT, async (t) => {
+  offsets.clear();
   const gw = await startGateway(t, { env: { MAX_BUFFERED_BYTES: '4096' } });
   const slow = await gw.connect('demo-fan-basic');
   const other = await gw.connect('demo-fan-vip');
