@@ -10,7 +10,7 @@ import { test, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import { createBroker, MemoryBroker, RedisBroker, type Broker, type BrokerMessage } from '../src/broker/index.ts';
 import { brokerContract, message, subscribed, until } from './broker.contract.ts';
-import { startOwnRedis } from './helpers/redis.ts';
+import { freePort, startOwnRedis } from './helpers/redis.ts';
 
 const REDIS_URL = process.env.REDIS_URL;
 
@@ -92,7 +92,7 @@ test('RedisBroker: every added channel is subscribed again after CLIENT KILL and
 });
 
 test('RedisBroker: publish rejects fast when Redis is unreachable, and the broker is unhealthy', async (t) => {
-  const port = await closedPort();
+  const port = await freePort();
   const errors: Error[] = [];
   const broker = new RedisBroker({ url: `redis://127.0.0.1:${port}`, publishTimeoutMs: 1000, onError: (err) => errors.push(err) });
   t.after(() => broker.close());
@@ -107,7 +107,7 @@ test('RedisBroker: publish rejects fast when Redis is unreachable, and the broke
 });
 
 test('RedisBroker: subscribe waits for an unreachable Redis, and close ends the wait', async (t) => {
-  const port = await closedPort();
+  const port = await freePort();
   const broker = new RedisBroker({ url: `redis://127.0.0.1:${port}`, onError: () => {} });
   t.after(() => broker.close());
   let settled = false;
@@ -182,7 +182,7 @@ if (REDIS_URL) {
   });
 
   test('RedisBroker: a subscription made while Redis is down takes effect when it comes up', async (t) => {
-    const port = await closedPort();
+    const port = await freePort();
     const prefix = testPrefix(randomUUID());
     const errors: Error[] = [];
     const node = new RedisBroker({ url: `redis://127.0.0.1:${port}`, prefix, onError: (err) => errors.push(err) });
@@ -244,16 +244,6 @@ async function publishUntilReceived(broker: Broker, ids: string[]): Promise<void
   }
 }
 
-/** A loopback port with nothing listening on it: bound, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** Listens on a loopback port; the server and every socket it accepted are closed after the test. */
 async function listen(server: Server, t: TestContext, port = 0): Promise<{ port: number }> {

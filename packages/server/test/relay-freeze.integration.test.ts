@@ -12,7 +12,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -23,7 +22,7 @@ import { mintToken } from '../src/auth/tokens.ts';
 import { queryRows, type Database } from '../src/db/client.ts';
 import { channelPartition } from '../src/db/outbox.ts';
 import { createPostgresTestDatabase } from './helpers/database.ts';
-import { startOwnRedis } from './helpers/redis.ts';
+import { freePort, startOwnRedis } from './helpers/redis.ts';
 
 const CLI = fileURLToPath(new URL('../bin/fonana-realtime.js', import.meta.url));
 const SECRET = 'freeze-test-secret-0123456789-abcdefghij';
@@ -224,12 +223,3 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}

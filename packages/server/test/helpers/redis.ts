@@ -52,7 +52,8 @@ async function untilAnswers(port: number): Promise<void> {
   }
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port with nothing listening on it: bound, then closed. */
+export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
