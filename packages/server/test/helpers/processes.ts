@@ -21,16 +21,35 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Resolves with the first line of `child`'s stream matching `match`; rejects if the process exits first. */
-export function waitForLine(child: ChildProcess, stream: 'stdout' | 'stderr', match: (line: string) => boolean, seen: string[] = []): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child[stream]! });
-    lines.on('line', (line) => {
-      seen.push(line);
-      if (match(line)) resolve(line);
-    });
-    child.once('exit', (code) => reject(new Error(`process exited (${code}) before the expected line:\n${seen.slice(-20).join('\n')}`)));
+/** Resolves with the first line of `child`'s stream matching `match`; rejects if the process exits first or after `ms`. */
+export function waitForLine(
+  child: ChildProcess,
+  stream: 'stdout' | 'stderr',
+  match: (line: string) => boolean,
+  seen: string[] = [],
+  ms = 30_000,
+): Promise<string> {
+  return within(
+    new Promise((resolve, reject) => {
+      const lines = createInterface({ input: child[stream]! });
+      lines.on('line', (line) => {
+        seen.push(line);
+        if (match(line)) resolve(line);
+      });
+      child.once('exit', (code) => reject(new Error(`process exited (${code}) before the expected line:\n${seen.slice(-20).join('\n')}`)));
+    }),
+    ms,
+    () => `no expected line within ${ms} ms:\n${seen.slice(-20).join('\n')}`,
+  );
+}
+
+/** `promise`, or a rejection naming `what` once `ms` have passed. */
+export function within<T>(promise: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(typeof what === 'string' ? `${what} (waited ${ms} ms)` : what())), ms);
   });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 export interface GatewayProcess {
@@ -57,17 +76,17 @@ export async function startGatewayProcess(t: After, env: Record<string, string>)
   return { child, port, metricsPort, exited, lines };
 }
 
-/** SIGKILL for a process still running at teardown, then wait for it to be gone. */
+/** SIGKILL for a process still running at teardown, then wait (at most 10 s) for it to be gone. */
 export async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const gone = once(child, 'exit');
   child.kill('SIGKILL');
-  await gone;
+  await within(gone, 10_000, `process ${child.pid} gone after SIGKILL`);
 }
 
 /** The value of an unlabelled gauge or counter on a node's /metrics. */
 export async function metric(metricsPort: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   if (!line) throw new Error(`no metric ${name}`);
   return Number(line.slice(name.length + 1));
