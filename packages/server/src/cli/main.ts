@@ -179,6 +179,9 @@ async function serve(config: Config, logger: Logger, demo: boolean): Promise<num
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
   });
+  // Stopped cleanly. The IPC channel of a process manager (PM2's cluster mode) would keep the event loop alive until
+  // the manager's kill timeout ends in SIGKILL: let go of it so the process exits now, with 0.
+  if (process.connected) process.disconnect();
   return 0;
 }
 
