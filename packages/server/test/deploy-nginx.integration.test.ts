@@ -82,7 +82,7 @@ async function startNginx(t: After, upstreams: [number, number]): Promise<{ port
  * What must hold: sockets spread over both nodes through nginx, events cross nodes, and a drain of node A (SIGTERM,
  * exit 0) moves exactly A's clients (1012) through nginx to node B, where each SDK client resubscribes with `since`
  * and is recovered: every client, moved or not, gets every event exactly once and in offset order. Reconnects wait
- * ~300 ms while events keep coming every ~40 ms, so a moved client gets some only by the replay.
+ * ~300 ms and for two more events published after the close, so a moved client gets some only by the replay.
  */
 test(
   'nginx in front of two nodes: connect through it, events cross nodes, a drained node\'s clients move to the other and lose nothing',
@@ -109,12 +109,15 @@ test(
     const proxy = await startNginx(scope, [a.port, b.port]);
 
     const CHANNEL = 'creator_demo-creator';
+    // Each publish is answered before the next is sent, so `published` is in offset order.
+    const published: string[] = [];
     const clients: RecordingClient[] = [];
     for (let i = 0; i < 4; i++) {
       const rc = recordingClient(scope, {
         url: `ws://127.0.0.1:${proxy.port}/ws`,
         channel: 'creator:demo-creator',
         token: () => mintToken('demo-fan-basic', { secret: TEST_SECRET }),
+        publishedCount: () => published.length,
       });
       await rc.subscribed(); // one after the other: nginx's round robin spreads them
       clients.push(rc);
@@ -123,8 +126,6 @@ test(
     const onB = await metric(b.metricsPort, 'realtime_connections');
     assert.deepEqual([onA + onB, onA > 0, onB > 0], [4, true, true], `nginx spread the sockets over both nodes (${onA}/${onB})`);
 
-    // Each publish is answered before the next is sent, so `published` is in offset order.
-    const published: string[] = [];
     const publish = async (base: string, n: number) => {
       const res = await fetch(`${base}/v1/publish`, {
         method: 'POST',

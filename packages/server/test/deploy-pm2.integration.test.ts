@@ -47,8 +47,8 @@ interface Pm2Process {
 /**
  * What must hold: `pm2 reload` replaces both processes while a subscribed SDK client receives a stream of events; the
  * client is moved by the drain (1012), resubscribes with `since` wherever the cluster sends it and is recovered
- * each time, and gets every event exactly once, in offset order. Its reconnects wait ~300 ms while events keep
- * coming, so it gets some only by the replay.
+ * each time, and gets every event exactly once, in offset order. Its reconnects wait ~300 ms and for two more events
+ * published after the close, so it gets some only by the replay.
  */
 test(
   'PM2 cluster: a graceful reload replaces every process under a subscribed client, which loses no event',
@@ -117,15 +117,16 @@ test(
     phase('start');
 
     const CHANNEL = 'creator_demo-creator';
+    // Each publish is answered before the next is sent, so `published` is in offset order.
+    const published: string[] = [];
     const rc = recordingClient(scope, {
       url: `ws://127.0.0.1:${port}/ws`,
       channel: 'creator:demo-creator',
       token: () => mintToken('demo-fan-basic', { secret: TEST_SECRET }),
+      publishedCount: () => published.length,
     });
     await rc.subscribed();
 
-    // Each publish is answered before the next is sent, so `published` is in offset order.
-    const published: string[] = [];
     /** As a platform publishes: a process that is closing answers 503, so retry with the same idempotency key. */
     const publish = async (n: number) => {
       for (let attempt = 0; ; attempt++) {

@@ -40,6 +40,11 @@ export function recordingClient(
      * published meanwhile can only arrive by recovery. Default 300 ms.
      */
     reconnectDelayMs?: number;
+    /**
+     * How many events the test has published so far. With it, a reconnect also waits (at most 10 s, in the SDK's
+     * getToken) until two more were published after the close, so even a slow machine has a gap to replay.
+     */
+    publishedCount?: () => number;
   },
 ): RecordingClient {
   const wire: WireFrame[] = [];
@@ -52,17 +57,29 @@ export function recordingClient(
       this.on('message', (data) => void wire.push({ socket, frame: JSON.parse(String(data)) }));
     }
   }
+  let publishedAtClose = 0;
   const client = createClient({
     url: options.url,
     WebSocket: RecordingWebSocket as unknown as WebSocketConstructor,
-    getToken: options.token,
+    getToken: async (reason) => {
+      const count = options.publishedCount;
+      if (reason !== 'connect' && count) {
+        for (const deadline = Date.now() + 10_000; count() < publishedAtClose + 2 && Date.now() < deadline; ) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+      return options.token();
+    },
     backoff: { minMs: options.reconnectDelayMs ?? 300, maxMs: options.reconnectDelayMs ?? 300, random: () => 0.99 },
   });
   t.after(() => client.destroy());
   const events: EventFrame[] = [];
   const closes: number[] = [];
   const lost: string[] = [];
-  client.on('disconnected', (d) => void closes.push(d.code));
+  client.on('disconnected', (d) => {
+    closes.push(d.code);
+    publishedAtClose = options.publishedCount?.() ?? 0;
+  });
   client.on('recovery', (r) => void lost.push(r.channel));
   const sub = client.subscribe(options.channel);
   sub.on('event', (frame) => void events.push(frame as EventFrame));
