@@ -14,6 +14,7 @@ import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
@@ -41,10 +42,14 @@ interface Received {
   at: number;
 }
 
-test('a node frozen while holding a partition stalls it for a few seconds at most; after SIGCONT nothing is lost or repeated', async (t) => {
+// Its own timeout, well under the runner's: a stuck run fails here and the teardown still stops the three nodes.
+test('a node frozen while holding a partition stalls it for a few seconds at most; after SIGCONT nothing is lost or repeated', { timeout: 240_000 }, async (t) => {
   // Torn down in reverse: sockets, nodes, then Redis and the database.
   const teardown: (() => unknown)[] = [];
+  const nodeLog: string[] = [];
+  let finished = false;
   t.after(async () => {
+    if (!finished) t.diagnostic(`the nodes' last log lines (warn and above):\n${nodeLog.slice(-40).join('\n')}`);
     for (const fn of teardown.reverse()) await fn();
   });
   const scope = { after: (fn: () => unknown) => void teardown.push(fn) };
@@ -55,7 +60,7 @@ test('a node frozen while holding a partition stalls it for a few seconds at mos
   const dataDir = await mkdtemp(join(tmpdir(), 'rt-freeze-'));
   scope.after(() => rm(dataDir, { recursive: true, force: true }));
   const prefix = `rt-freeze-${randomUUID()}:`;
-  const nodes = await Promise.all(['a', 'b', 'c'].map((name) => startNode(scope, name, url!, redis.url, prefix, dataDir)));
+  const nodes = await Promise.all(['a', 'b', 'c'].map((name) => startNode(scope, name, url!, redis.url, prefix, dataDir, nodeLog)));
   const [a, b, c] = nodes as [Node, Node, Node];
 
   // Every user has a socket on each node; each socket records its user's events.
@@ -78,6 +83,7 @@ test('a node frozen while holding a partition stalls it for a few seconds at mos
       const user = USERS[seq % USERS.length]!;
       const res = await fetch(`${b.httpUrl}/v1/publish`, {
         method: 'POST',
+        signal: AbortSignal.timeout(10_000),
         headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
         body: JSON.stringify({ userId: user, type: 'tick', data: { seq } }),
       });
@@ -137,6 +143,7 @@ test('a node frozen while holding a partition stalls it for a few seconds at mos
   }
   const [left] = await queryRows<{ n: string }>(db.orm, sql`select count(*) as n from realtime.outbox where published_at is null`);
   assert.equal(Number(left!.n), 0, 'every row marked published');
+  finished = true;
 });
 
 interface Node {
@@ -146,7 +153,15 @@ interface Node {
   wsUrl: string;
 }
 
-async function startNode(t: { after(fn: () => unknown): void }, name: string, dbUrl: string, redisUrl: string, prefix: string, dataDir: string): Promise<Node> {
+async function startNode(
+  t: { after(fn: () => unknown): void },
+  name: string,
+  dbUrl: string,
+  redisUrl: string,
+  prefix: string,
+  dataDir: string,
+  log: string[],
+): Promise<Node> {
   const port = await freePort();
   const url = new URL(dbUrl);
   url.searchParams.set('application_name', `rt-freeze-${name}`);
@@ -161,12 +176,16 @@ async function startNode(t: { after(fn: () => unknown): void }, name: string, db
     HOST: '127.0.0.1',
     METRICS_PORT: '0',
     DATA_DIR: join(dataDir, name),
-    LOG_LEVEL: process.env.FREEZE_LOG_LEVEL ?? 'error',
+    LOG_LEVEL: process.env.FREEZE_LOG_LEVEL ?? 'warn',
     MIGRATE_ON_START: 'false',
     OUTBOX_PARTITIONS: String(PARTITIONS),
     OUTBOX_POLL_MS: '200',
   };
-  const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', process.env.FREEZE_LOG_LEVEL ? 'inherit' : 'ignore', 'inherit'] });
+  // Piped, never inherited: a node outliving this process must not hold the test runner's output open.
+  const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const stream of [child.stdout!, child.stderr!]) {
+    createInterface({ input: stream }).on('line', (line) => log.push(`${name}: ${line}`));
+  }
   t.after(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = once(child, 'exit');
@@ -175,7 +194,11 @@ async function startNode(t: { after(fn: () => unknown): void }, name: string, db
     await exited;
   });
   const httpUrl = `http://127.0.0.1:${port}`;
-  await until(async () => (await fetch(`${httpUrl}/readyz`).catch(() => null))?.status === 200, `node ${name} to be ready`, 180_000);
+  await until(
+    async () => (await fetch(`${httpUrl}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => null))?.status === 200,
+    `node ${name} to be ready`,
+    120_000,
+  );
   return { name, child, httpUrl, wsUrl: `ws://127.0.0.1:${port}/ws` };
 }
 
@@ -185,6 +208,8 @@ async function openSocket(t: { after(fn: () => unknown): void }, node: Node, use
   t.after(() => ws.terminate());
   const connected = new Promise<void>((resolve, reject) => {
     ws.on('error', reject);
+    ws.on('close', (code, reason) => reject(new Error(`${user} on node ${node.name} closed ${code} ${String(reason)} before 'connected'`)));
+    setTimeout(() => reject(new Error(`${user} on node ${node.name}: no 'connected' within 30 s`)), 30_000).unref();
     ws.on('message', (data) => {
       const frame = JSON.parse(String(data)) as { type: string; id?: string; offset?: number };
       if (frame.type === 'connected') resolve();
