@@ -27,6 +27,7 @@ import { startMetricsServer } from './metrics-server.ts';
 import { listenError, StartupError } from './startup-error.ts';
 import { OutboxRelay } from './outbox/relay.ts';
 import { ExpirySweep } from './outbox/expiry-sweep.ts';
+import { withinDeadline } from './deadline.ts';
 
 export interface StartOptions {
   readonly config: Config;
@@ -340,23 +341,6 @@ const HTTP_CLOSE_GRACE_MS = 2000;
 
 /** Longest a readiness check waits for the database: a load balancer's probe must get an answer, not a hang. */
 const READINESS_CHECK_MS = 1500;
-
-/** True when `work` settles successfully within `ms`; false when it fails or is late (it keeps running). */
-async function withinDeadline(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  const outcome = work.then(
-    () => true,
-    () => false,
-  );
-  try {
-    return await Promise.race([outcome, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 const USER_PREFIX = 'user_';
 

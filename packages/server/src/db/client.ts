@@ -9,6 +9,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { sql, type SQL } from 'drizzle-orm';
 import pg from 'pg';
+import { withinDeadline } from '../deadline.ts';
 import * as schema from './schema.ts';
 
 export type Orm = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -105,6 +106,9 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   // idle-in-transaction timeout of a frozen relay) would emit 'error' with no listener and crash the process; the
   // query waiting on it fails on its own and the pool discards the client at release.
   pool.on('connect', (client) => client.on('error', onError));
+  const connected = new Set<pg.Client>();
+  pool.on('connect', (client) => connected.add(client));
+  pool.on('remove', (client) => connected.delete(client));
   // Fail at start-up with the driver's message rather than on the first request.
   try {
     const probe = await pool.connect();
@@ -114,12 +118,13 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
     throw err;
   }
   const orm = drizzlePg(pool, { schema }) as unknown as Orm;
+  orm.transaction = (run, config) => transactionOnOwnClient(pool, run, config);
   const listeners = new Set<PgListener>();
   return {
     kind: 'postgres',
     orm,
     async listen(channel, onNotify) {
-      const listener = new PgListener(clientConfig, channel, onNotify, onError);
+      const listener = new PgListener(clientConfig, channel, onNotify, onError, connected);
       listeners.add(listener);
       await listener.start();
       return async () => {
@@ -133,10 +138,46 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
     },
     async close() {
       if (pool.ended) return;
-      await Promise.all([...listeners].map((l) => l.stop()));
-      await pool.end();
+      const ended = Promise.all([...[...listeners].map((l) => l.stop()), pool.end()]);
+      // A clean end waits for the server to answer; a hung server never does, so its sockets are cut instead.
+      if (!(await withinDeadline(ended, CLOSE_GRACE_MS))) {
+        for (const client of connected) client.connection.stream.destroy();
+        // A client its caller never released keeps pool.end() waiting for good; its socket is cut all the same.
+        await withinDeadline(ended, CLOSE_GRACE_MS);
+      }
     },
   };
+}
+
+/**
+ * `orm.transaction` on PostgreSQL, replacing drizzle's pool transaction, which keeps the client checked out for good
+ * when `begin` fails and returns it to the pool when `rollback` fails: with a server that stopped answering (client-side
+ * query timeouts), the first leaks the pool away and the second hands the next caller a session still inside the old
+ * transaction. Here a transaction that failed in any way discards its client (the pool opens a fresh one).
+ */
+async function transactionOnOwnClient<T>(pool: pg.Pool, run: (tx: Tx) => Promise<T>, config?: Parameters<Orm['transaction']>[1]): Promise<T> {
+  const client = await pool.connect();
+  let failure: Error | undefined;
+  try {
+    return await ormOnClient(client).transaction(run, config);
+  } catch (err) {
+    failure = err instanceof Error ? err : new Error(String(err));
+    throw err;
+  } finally {
+    client.release(failure);
+  }
+}
+
+/** One drizzle instance per pooled connection, made on its first transaction (making one per transaction costs). */
+const ormsOnClients = new WeakMap<pg.PoolClient, Orm>();
+
+function ormOnClient(client: pg.PoolClient): Orm {
+  let orm = ormsOnClients.get(client);
+  if (!orm) {
+    orm = drizzlePg(client, { schema }) as unknown as Orm;
+    ormsOnClients.set(client, orm);
+  }
+  return orm;
 }
 
 /**
@@ -151,6 +192,9 @@ function pgliteHandle(on: Queryable, orm: Orm, client: PGlite): Pick<PGlite, 'ex
   return handle as Pick<PGlite, 'exec'>;
 }
 
+/** How long closing the database waits for the server to end its sessions before cutting the sockets. */
+const CLOSE_GRACE_MS = 2000;
+
 /** A LISTEN connection that reconnects (after 1 s) when the server drops it. */
 class PgListener {
   #client: pg.Client | null = null;
@@ -162,10 +206,14 @@ class PgListener {
     readonly channel: string,
     readonly onNotify: (payload: string) => void,
     readonly onError: (err: Error) => void,
+    /** Every open client of the database, so that a close can cut the sockets of a hung server. */
+    readonly connected: Set<pg.Client>,
   ) {}
 
   async start(): Promise<void> {
     const client = new pg.Client(this.clientConfig);
+    this.connected.add(client);
+    client.once('end', () => this.connected.delete(client));
     client.on('notification', (msg) => {
       if (msg.channel === this.channel) this.onNotify(msg.payload ?? '');
     });
