@@ -18,19 +18,25 @@ export interface ChannelHead {
  * a subscriber is told now is the one its first events will carry.
  */
 export async function ensureChannelHead(db: Queryable, channel: string): Promise<ChannelHead> {
-  const [row] = await queryRows<{ last_offset: string | number; epoch: string }>(
-    db,
-    sql`with created as (
-          insert into realtime.channel_offsets (channel, last_offset) values (${channel}, 0)
-          on conflict (channel) do nothing
-          returning last_offset, epoch
-        )
-        select last_offset, epoch from created
-        union all
-        select last_offset, epoch from realtime.channel_offsets where channel = ${channel}
-        limit 1`,
-  );
-  return { offset: Number(row!.last_offset), epoch: row!.epoch };
+  // Two nodes creating the same row at once: the one that waited on the other's insert gets nothing back from
+  // `do nothing`, and its select runs on a snapshot taken before that insert committed, so it finds no row either.
+  // The row exists by then; a second statement (a new snapshot) reads it.
+  for (let attempt = 1; ; attempt++) {
+    const [row] = await queryRows<{ last_offset: string | number; epoch: string }>(
+      db,
+      sql`with created as (
+            insert into realtime.channel_offsets (channel, last_offset) values (${channel}, 0)
+            on conflict (channel) do nothing
+            returning last_offset, epoch
+          )
+          select last_offset, epoch from created
+          union all
+          select last_offset, epoch from realtime.channel_offsets where channel = ${channel}
+          limit 1`,
+    );
+    if (row) return { offset: Number(row.last_offset), epoch: row.epoch };
+    if (attempt === 3) throw new Error(`channel head of ${channel}: no row after ${attempt} attempts`);
+  }
 }
 
 /** The heads of the given channels, in one query; channels without a row are left out. */
