@@ -13,12 +13,17 @@ export class TestClient {
   readonly frames: Frame[] = [];
   #waiters: { match: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
   closed: Promise<{ code: number; reason: string }>;
+  /** How the socket closed, once it has (for failure messages). */
+  #closedAs: string | null = null;
 
   constructor(url: string, options: WebSocket.ClientOptions = {}) {
     this.socket = new WebSocket(url, options);
     this.socket.on('message', (data) => this.#onFrame(JSON.parse(data.toString()) as Frame));
     this.closed = new Promise((resolve) => {
-      this.socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+      this.socket.on('close', (code, reason) => {
+        this.#closedAs = `${code} ${reason.toString()}`;
+        resolve({ code, reason: reason.toString() });
+      });
     });
     this.socket.on('error', () => {});
   }
@@ -52,7 +57,8 @@ export class TestClient {
       const waiter = { match: pred, resolve: (f: Frame) => (clearTimeout(timer), resolve(f)) };
       const timer = setTimeout(() => {
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        reject(new Error(`timed out waiting for ${typeof match === 'string' ? match : 'a matching frame'}; got ${JSON.stringify(this.frames.map((f) => f.type))}`));
+        const state = this.#closedAs === null ? 'the socket is open' : `the socket closed: ${this.#closedAs}`;
+        reject(new Error(`timed out waiting for ${typeof match === 'string' ? match : 'a matching frame'}; got ${JSON.stringify(this.frames.map((f) => f.type))}; ${state}`));
       }, timeoutMs);
       this.#waiters.push(waiter);
     });
