@@ -255,8 +255,3 @@ export async function queryRows<T>(db: Queryable, query: SQL): Promise<T[]> {
   const result = (await db.execute(query)) as unknown as { rows: T[] };
   return result.rows;
 }
-
-/** `NOTIFY channel, payload` inside the caller's transaction (delivered at commit). */
-export async function notify(db: Queryable, channel: string, payload: string): Promise<void> {
-  await db.execute(sql`select pg_notify(${channel}, ${payload})`);
-}

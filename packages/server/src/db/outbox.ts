@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { and, asc, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
-import { notify, queryRows, type Queryable } from './client.ts';
+import { queryRows, type Queryable } from './client.ts';
 import { newId } from './ids.ts';
 import { outbox, publishKeys } from './schema.ts';
 
@@ -35,30 +35,61 @@ export interface StoredEvent {
   readonly ts: number;
 }
 
-/** Writes events into the outbox of the caller's transaction and wakes the relays at commit. */
-export async function appendEvents(tx: Queryable, events: readonly NewEvent[]): Promise<StoredEvent[]> {
+/**
+ * Writes events into the outbox and wakes the relays at commit, in one statement: the channels' counters (taken in
+ * channel order), the rows (ids in the order of `events`) and the NOTIFY. Called inside the transaction of the change
+ * the events announce; a plain publish calls it on its own, so the counter row is locked only while PostgreSQL runs
+ * that one statement, never across round trips.
+ */
+export async function appendEvents(on: Queryable, events: readonly NewEvent[]): Promise<StoredEvent[]> {
   if (events.length === 0) return [];
-  const perChannel = new Map<string, number>();
-  for (const e of events) perChannel.set(e.channel, (perChannel.get(e.channel) ?? 0) + 1);
-  const lastOffsets = new Map<string, number>();
-  for (const channel of [...perChannel.keys()].sort()) {
-    const n = perChannel.get(channel)!;
-    const [row] = await queryRows<{ last_offset: string | number }>(
-      tx,
-      sql`insert into realtime.channel_offsets (channel, last_offset) values (${channel}, ${n})
-          on conflict (channel) do update set last_offset = realtime.channel_offsets.last_offset + ${n}
-          returning last_offset`,
-    );
-    lastOffsets.set(channel, Number(row!.last_offset) - n);
-  }
-  const values = events.map((e) => {
-    const offset = lastOffsets.get(e.channel)! + 1;
-    lastOffsets.set(e.channel, offset);
-    return { eventId: e.id ?? newId(), channel: e.channel, offset, type: e.type, payload: e.data ?? null };
+  const seen = new Map<string, number>();
+  const values = events.map((e, ord) => {
+    const seq = (seen.get(e.channel) ?? 0) + 1;
+    seen.set(e.channel, seq);
+    const payload = e.data === undefined || e.data === null ? null : JSON.stringify(e.data);
+    return sql`(${e.id ?? newId()}::text, ${e.channel}::text, ${seq}::bigint, ${e.type}::text, ${payload}::jsonb, ${ord}::int)`;
   });
-  const rows = await tx.insert(outbox).values(values).returning();
-  await notify(tx, OUTBOX_NOTIFY_CHANNEL, String(rows[rows.length - 1]!.id));
-  return rows.map(toStoredEvent);
+  const rows = await queryRows<OutboxRow>(
+    on,
+    sql`with events (event_id, channel, seq, type, payload, ord) as (values ${sql.join(values, sql`, `)}),
+        counts as (select channel, count(*)::bigint as n from events group by channel),
+        heads as (
+          insert into realtime.channel_offsets (channel, last_offset)
+          select channel, n from counts order by channel
+          on conflict (channel) do update set last_offset = realtime.channel_offsets.last_offset + excluded.last_offset
+          returning channel, last_offset
+        ),
+        inserted as (
+          insert into realtime.outbox (event_id, channel, "offset", type, payload)
+          select e.event_id, e.channel, h.last_offset - c.n + e.seq, e.type, e.payload
+          from events e join heads h using (channel) join counts c using (channel)
+          order by e.ord
+          returning id, event_id, channel, "offset", type, payload, created_at
+        )
+        select inserted.*, (select pg_notify(${OUTBOX_NOTIFY_CHANNEL}, max(id)::text) from inserted) as notified
+        from inserted order by id`,
+  );
+  return rows.map((row) => ({
+    rowId: Number(row.id),
+    id: row.event_id,
+    channel: row.channel,
+    offset: Number(row.offset),
+    type: row.type,
+    data: row.payload,
+    ts: new Date(row.created_at).getTime(),
+  }));
+}
+
+/** An outbox row as `appendEvents` reads it back (bigints may come as strings, depending on the driver). */
+interface OutboxRow {
+  id: string | number;
+  event_id: string;
+  channel: string;
+  offset: string | number;
+  type: string;
+  payload: unknown;
+  created_at: Date | string;
 }
 
 /** The event of an outbox row. */

@@ -18,23 +18,27 @@ export async function publishEvent(
   event: Omit<NewEvent, 'id'>,
   idempotencyKey?: string,
 ): Promise<{ id: string; duplicate: boolean }> {
+  if (idempotencyKey === undefined) {
+    // One statement, committed on its own: no transaction held open across round trips.
+    const [stored] = await appendEvents(db, [event]);
+    return { id: stored!.id, duplicate: false };
+  }
+  // The key's claim and the event commit together: a failure leaves the key free for the retry.
   return db.transaction(async (tx) => {
     const id = newId();
-    if (idempotencyKey !== undefined) {
-      const claimed = await queryRows<{ event_id: string }>(
-        tx,
-        sql`insert into realtime.publish_keys (key, event_id) values (${idempotencyKey}, ${id})
-            on conflict (key) do update set event_id = excluded.event_id, created_at = now()
-            where realtime.publish_keys.created_at < now() - make_interval(secs => ${IDEMPOTENCY_WINDOW_SECONDS})
-            returning event_id`,
-      );
-      if (claimed.length === 0) {
-        const [existing] = await tx
-          .select({ eventId: publishKeys.eventId })
-          .from(publishKeys)
-          .where(eq(publishKeys.key, idempotencyKey));
-        return { id: existing!.eventId, duplicate: true };
-      }
+    const claimed = await queryRows<{ event_id: string }>(
+      tx,
+      sql`insert into realtime.publish_keys (key, event_id) values (${idempotencyKey}, ${id})
+          on conflict (key) do update set event_id = excluded.event_id, created_at = now()
+          where realtime.publish_keys.created_at < now() - make_interval(secs => ${IDEMPOTENCY_WINDOW_SECONDS})
+          returning event_id`,
+    );
+    if (claimed.length === 0) {
+      const [existing] = await tx
+        .select({ eventId: publishKeys.eventId })
+        .from(publishKeys)
+        .where(eq(publishKeys.key, idempotencyKey));
+      return { id: existing!.eventId, duplicate: true };
     }
     await appendEvents(tx, [{ ...event, id }]);
     return { id, duplicate: false };
