@@ -16,6 +16,7 @@ import {
   type SubscriptionEvents,
   type WebSocketConstructor,
 } from '../src/index.ts';
+import { reverseScope } from '../../server/test/helpers/teardown.ts';
 
 type After = { after(fn: () => unknown): void };
 
@@ -36,12 +37,7 @@ export async function startRestartableGateway(
   env: Record<string, string> = {},
   options: { demo?: DemoOptions } = {},
 ): Promise<RestartableGateway> {
-  // One teardown list run in reverse: every node stops before the database they share is closed.
-  const teardown: (() => unknown)[] = [];
-  t.after(async () => {
-    for (const fn of teardown.reverse()) await fn();
-  });
-  const scope = { after: (fn: () => unknown) => void teardown.push(fn) };
+  const scope = reverseScope(t);
   const { db } = await createTestDatabase(scope);
   await seed(db);
   const fullEnv = { PAYMENT_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, ...env };

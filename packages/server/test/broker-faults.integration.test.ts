@@ -10,24 +10,22 @@ import { createTestDatabase } from './helpers/database.ts';
 import { startGateway } from './helpers/gateway.ts';
 import { startOwnRedis } from './helpers/redis.ts';
 import { startCuttableProxy } from './helpers/cuttable-proxy.ts';
+import { reverseScope } from './helpers/teardown.ts';
 
 /** Node A talks to Redis directly; node B through a proxy the test cuts. Both on one database. */
 async function twoNodesOneCuttable(t: { after(fn: () => unknown): void }) {
-  const teardown: (() => unknown)[] = [];
-  t.after(async () => {
-    for (const fn of teardown.reverse()) await fn();
-  });
-  const scope = { after: (fn: () => unknown) => void teardown.push(fn) };
+  const scope = reverseScope(t);
   const redis = await startOwnRedis(scope);
   const proxy = await startCuttableProxy(redis.port);
-  teardown.push(() => proxy.close());
+  scope.after(() => proxy.close());
   const { db, url } = await createTestDatabase(scope);
   const dbB = url ? await openDatabase({ url }) : db;
-  if (dbB !== db) teardown.push(() => dbB.close());
+  if (dbB !== db) scope.after(() => dbB.close());
   const prefix = 'rt-faults:';
   const brokerA = new RedisBroker({ url: redis.url, prefix, onError: ignore });
   const brokerB = new RedisBroker({ url: `redis://127.0.0.1:${proxy.port}`, prefix, onError: ignore });
-  teardown.push(() => brokerA.close(), () => brokerB.close());
+  scope.after(() => brokerA.close());
+  scope.after(() => brokerB.close());
   const a = await startGateway(scope, { db, broker: brokerA });
   const b = await startGateway(scope, { db: dbB, broker: brokerB, seed: false });
   return { a, b, proxy, brokerB };

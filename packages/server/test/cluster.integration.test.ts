@@ -8,22 +8,20 @@ import { openDatabase } from '../src/db/client.ts';
 import { createTestDatabase } from './helpers/database.ts';
 import { startGateway } from './helpers/gateway.ts';
 import { confirm, TEST_WEBHOOK_SECRET } from './helpers/payments.ts';
+import { reverseScope } from './helpers/teardown.ts';
 
 /** Two gateway processes' worth of nodes on one database and one broker (Redis with REDIS_URL, else in-process). */
 async function twoNodes(t: { after(fn: () => unknown): void }) {
-  const teardown: (() => unknown)[] = [];
-  t.after(async () => {
-    for (const fn of teardown.reverse()) await fn();
-  });
-  const scope = { after: (fn: () => unknown) => void teardown.push(fn) };
+  const scope = reverseScope(t);
   const { db, url } = await createTestDatabase(scope);
   const dbB = url ? await openDatabase({ url }) : db;
-  if (dbB !== db) teardown.push(() => dbB.close());
+  if (dbB !== db) scope.after(() => dbB.close());
   const prefix = `rt-cluster-${randomUUID()}:`;
   const redisUrl = process.env.REDIS_URL;
   const brokerA: Broker = redisUrl ? new RedisBroker({ url: redisUrl, prefix }) : new MemoryBroker();
   const brokerB: Broker = redisUrl ? new RedisBroker({ url: redisUrl, prefix }) : new MemoryBroker({ peer: brokerA as MemoryBroker });
-  teardown.push(() => brokerA.close(), () => brokerB.close());
+  scope.after(() => brokerA.close());
+  scope.after(() => brokerB.close());
   const env = { PAYMENT_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, EXPIRY_SWEEP_MS: '600000' };
   const a = await startGateway(scope, { db, broker: brokerA, env });
   const b = await startGateway(scope, { db: dbB, broker: brokerB, env, seed: false });

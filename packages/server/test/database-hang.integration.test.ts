@@ -14,6 +14,7 @@ import { createPostgresTestDatabase } from './helpers/database.ts';
 import { startGateway, TEST_API_KEY } from './helpers/gateway.ts';
 import { startTcpProxy } from './helpers/tcp-proxy.ts';
 import { TestClient } from './helpers/ws-client.ts';
+import { reverseScope } from './helpers/teardown.ts';
 
 /** The bounds the issue sets for a hung database. */
 const ANSWER_WITHIN_MS = 2000;
@@ -21,11 +22,7 @@ const ANSWER_WITHIN_MS = 2000;
 const TIMEOUTS = { DB_CONNECT_TIMEOUT_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '1200' };
 
 test('a hung PostgreSQL: auth 1011, readiness and publish 503 within 2 s, pongs go on; all recovers after', { timeout: 120_000 }, async (t) => {
-  const teardown: (() => unknown)[] = [];
-  t.after(async () => {
-    for (const fn of teardown.reverse()) await fn();
-  });
-  const scope = { after: (fn: () => unknown) => void teardown.push(fn) };
+  const scope = reverseScope(t);
   const { url } = await createPostgresTestDatabase(scope);
   const direct = new URL(url!);
   const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
@@ -49,7 +46,7 @@ test('a hung PostgreSQL: auth 1011, readiness and publish 503 within 2 s, pongs 
   // A user the node has not seen: the user check cannot run, so the socket closes with 1011 and a retry code.
   const started = Date.now();
   const fresh = await TestClient.open(`${gw.wsUrl}?token=${await gw.token('demo-fan-basic')}`);
-  teardown.push(() => fresh.close());
+  scope.after(() => fresh.close());
   const closed = await Promise.race([fresh.closed, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
   assert.ok(closed, 'the socket of an unchecked user was closed');
   assert.equal(closed.code, 1011, `closed with ${closed.code} ${closed.reason}`);

@@ -17,6 +17,7 @@ import { TEST_API_KEY, TEST_SECRET } from './helpers/gateway.ts';
 import { freePort, metric, startGatewayProcess, within } from './helpers/processes.ts';
 import { assertNothingLost, recordingClient, until, type RecordingClient } from './helpers/recording-client.ts';
 import { startOwnRedis } from './helpers/redis.ts';
+import { reverseScope } from './helpers/teardown.ts';
 
 const SITE = new URL('../../../deploy/nginx.conf', import.meta.url);
 const NGINX = '/usr/sbin/nginx';
@@ -88,11 +89,7 @@ test(
   'nginx in front of two nodes: connect through it, events cross nodes, a drained node\'s clients move to the other and lose nothing',
   { timeout: 180_000 },
   async (t) => {
-    const teardown: (() => unknown)[] = [];
-    t.after(async () => {
-      for (const fn of teardown.reverse()) await fn();
-    });
-    const scope = { after: (fn: () => unknown) => void teardown.push(fn) };
+    const scope = reverseScope(t);
     const { db, url } = await createPostgresTestDatabase(scope);
     await seed(db);
     const redis = await startOwnRedis(scope);

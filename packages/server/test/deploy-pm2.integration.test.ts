@@ -19,6 +19,7 @@ import { TEST_API_KEY, TEST_SECRET } from './helpers/gateway.ts';
 import { freePort } from './helpers/processes.ts';
 import { assertNothingLost, recordingClient, until } from './helpers/recording-client.ts';
 import { startOwnRedis } from './helpers/redis.ts';
+import { reverseScope } from './helpers/teardown.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 const PM2 = join(ROOT, 'node_modules/pm2/bin/pm2');
@@ -54,11 +55,7 @@ test(
   'PM2 cluster: a graceful reload replaces every process under a subscribed client, which loses no event',
   { timeout: 240_000 },
   async (t) => {
-    const teardown: (() => unknown)[] = [];
-    t.after(async () => {
-      for (const fn of teardown.reverse()) await fn();
-    });
-    const scope = { after: (fn: () => unknown) => void teardown.push(fn) };
+    const scope = reverseScope(t);
     const { db, url } = await createPostgresTestDatabase(scope);
     await seed(db);
     const redis = await startOwnRedis(scope);

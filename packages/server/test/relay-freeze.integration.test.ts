@@ -24,6 +24,7 @@ import { queryRows, type Database } from '../src/db/client.ts';
 import { channelPartition } from '../src/db/outbox.ts';
 import { createPostgresTestDatabase } from './helpers/database.ts';
 import { freePort, startOwnRedis } from './helpers/redis.ts';
+import { reverseScope } from './helpers/teardown.ts';
 
 const CLI = fileURLToPath(new URL('../bin/fonana-realtime.js', import.meta.url));
 const SECRET = 'freeze-test-secret-0123456789-abcdefghij';
@@ -44,15 +45,12 @@ interface Received {
 
 // Its own timeout, well under the runner's: a stuck run fails here and the teardown still stops the three nodes.
 test('a node frozen while holding a partition stalls it for a few seconds at most; after SIGCONT nothing is lost or repeated', { timeout: 240_000 }, async (t) => {
-  // Torn down in reverse: sockets, nodes, then Redis and the database.
-  const teardown: (() => unknown)[] = [];
   const nodeLog: string[] = [];
   let finished = false;
-  t.after(async () => {
+  t.after(() => {
     if (!finished) t.diagnostic(`the nodes' last log lines (warn and above):\n${nodeLog.slice(-40).join('\n')}`);
-    for (const fn of teardown.reverse()) await fn();
   });
-  const scope = { after: (fn: () => unknown) => void teardown.push(fn) };
+  const scope = reverseScope(t);
   const { db, url } = await createPostgresTestDatabase(scope);
   const redis = await startOwnRedis(scope);
   await db.orm.execute(sql`insert into users (id, wallet, "updatedAt")

@@ -10,6 +10,7 @@ import type { DemoOptions } from '../../src/http/routes/demo.ts';
 import { seed } from '../../src/db/seed.ts';
 import { createTestDatabase } from './database.ts';
 import { TestClient } from './ws-client.ts';
+import { reverseScope } from './teardown.ts';
 
 export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnop';
 export const TEST_API_KEY = 'test-api-key-0123456789';
@@ -32,12 +33,7 @@ export async function startGateway(
   t: After,
   options: { env?: Record<string, string>; db?: Database; broker?: Broker; seed?: boolean; logger?: Logger; demo?: DemoOptions } = {},
 ): Promise<TestGateway> {
-  // node:test runs `after` hooks in the order they were added; tear down in reverse (node first, then its database).
-  const teardown: (() => unknown)[] = [];
-  t.after(async () => {
-    for (const fn of teardown.reverse()) await fn();
-  });
-  const scope = { after: (fn: () => unknown) => void teardown.push(fn) };
+  const scope = reverseScope(t);
   const db = options.db ?? (await createTestDatabase(scope)).db;
   if (options.seed !== false) await seed(db);
   const config = loadConfig({
@@ -60,7 +56,7 @@ export async function startGateway(
     ...(options.broker ? { broker: options.broker } : {}),
     ...(options.demo ? { demo: options.demo } : {}),
   });
-  teardown.push(() => node.shutdown(0));
+  scope.after(() => node.shutdown(0));
   const httpUrl = `http://127.0.0.1:${node.port}`;
   const wsUrl = `ws://127.0.0.1:${node.port}/ws`;
   const token = (userId: string, expiresInSeconds = 600) =>
@@ -73,7 +69,7 @@ export async function startGateway(
     token,
     async connect(userId) {
       const client = await TestClient.open(`${wsUrl}?token=${await token(userId)}`);
-      teardown.push(() => client.close());
+      scope.after(() => client.close());
       await client.next('connected');
       return client;
     },

@@ -6,24 +6,22 @@ import { RedisBroker } from '../../src/broker/redis-broker.ts';
 import { openDatabase } from '../../src/db/client.ts';
 import { createTestDatabase } from './database.ts';
 import { startGateway, type TestGateway } from './gateway.ts';
+import { reverseScope } from './teardown.ts';
 
 export async function startTwoNodes(
   t: { after(fn: () => unknown): void },
   env: Record<string, string> = {},
 ): Promise<{ a: TestGateway; b: TestGateway }> {
-  const teardown: (() => unknown)[] = [];
-  t.after(async () => {
-    for (const fn of teardown.reverse()) await fn();
-  });
-  const scope = { after: (fn: () => unknown) => void teardown.push(fn) };
+  const scope = reverseScope(t);
   const { db, url } = await createTestDatabase(scope);
   const dbB = url ? await openDatabase({ url }) : db;
-  if (dbB !== db) teardown.push(() => dbB.close());
+  if (dbB !== db) scope.after(() => dbB.close());
   const prefix = `rt-two-nodes-${randomUUID()}:`;
   const redisUrl = process.env.REDIS_URL;
   const brokerA: Broker = redisUrl ? new RedisBroker({ url: redisUrl, prefix }) : new MemoryBroker();
   const brokerB: Broker = redisUrl ? new RedisBroker({ url: redisUrl, prefix }) : new MemoryBroker({ peer: brokerA as MemoryBroker });
-  teardown.push(() => brokerA.close(), () => brokerB.close());
+  scope.after(() => brokerA.close());
+  scope.after(() => brokerB.close());
   const a = await startGateway(scope, { db, broker: brokerA, env });
   const b = await startGateway(scope, { db: dbB, broker: brokerB, env, seed: false });
   return { a, b };
