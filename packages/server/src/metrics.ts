@@ -71,6 +71,11 @@ export class Metrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  readonly postLookupQueries = new Counter({
+    name: 'realtime_post_lookup_queries_total',
+    help: 'Database queries for the posts of `post` subscriptions (the lookups of one event-loop turn share one; remembered posts need none)',
+    registers: [this.registry],
+  });
   readonly historyReads = new Counter({
     name: 'realtime_history_reads_total',
     help: 'Event ranges read from history, by where they were found (cache or database)',

@@ -66,6 +66,8 @@ export interface Limits {
   readonly listenBacklog: number;
   /** User ids remembered as existing (`creator` subscriptions). */
   readonly userCacheSize: number;
+  /** Posts whose access columns are remembered (`post` subscriptions). */
+  readonly postCacheSize: number;
 }
 
 export interface DatabaseTimeouts {
@@ -93,6 +95,8 @@ export interface Timings {
   readonly tokenExpiryGraceMs: number;
   /** How long a user id found in the database is trusted without asking again; 0: always ask. */
   readonly userCacheTtlMs: number;
+  /** How long a post's access columns read from the database are trusted without asking again; 0: always ask. */
+  readonly postCacheTtlMs: number;
 }
 
 /** How the outbox relays share the work (outbox/relay.ts). */
@@ -213,6 +217,8 @@ const EnvSchema = z.object({
   LISTEN_BACKLOG: int(4096, 1, 65_535),
   USER_CACHE_SIZE: int(100_000, 1, 10_000_000),
   USER_CACHE_TTL_MS: int(60_000, 0, 3_600_000),
+  POST_CACHE_SIZE: int(10_000, 1, 10_000_000),
+  POST_CACHE_TTL_MS: int(5000, 0, 3_600_000),
   AUTH_TIMEOUT_MS: int(5000, 100, 120_000),
   HEADERS_TIMEOUT_MS: int(10_000, 100, 600_000),
   DB_CONNECT_TIMEOUT_MS: int(3000, 100, 600_000),
@@ -310,6 +316,7 @@ export function loadConfig(
       historyCacheBytes: e.HISTORY_CACHE_BYTES,
       listenBacklog: e.LISTEN_BACKLOG,
       userCacheSize: e.USER_CACHE_SIZE,
+      postCacheSize: e.POST_CACHE_SIZE,
     },
     database: {
       connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
@@ -328,6 +335,7 @@ export function loadConfig(
       tokenRefreshWindowMs: e.TOKEN_REFRESH_WINDOW_MS,
       tokenExpiryGraceMs: e.TOKEN_EXPIRY_GRACE_MS,
       userCacheTtlMs: e.USER_CACHE_TTL_MS,
+      postCacheTtlMs: e.POST_CACHE_TTL_MS,
     },
     outbox: { partitions: e.OUTBOX_PARTITIONS },
   };

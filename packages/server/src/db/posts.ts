@@ -1,5 +1,6 @@
-import { desc, eq, inArray } from 'drizzle-orm';
+import { desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Queryable } from './client.ts';
+import type { PostAccessInput } from '../domain/entitlement.ts';
 import type { ViewablePost } from '../domain/post-view.ts';
 import { posts } from './schema.ts';
 
@@ -36,6 +37,27 @@ export async function findPost(db: Queryable, postId: string): Promise<PostRow |
 export async function findPosts(db: Queryable, postIds: readonly string[]): Promise<PostRow[]> {
   if (postIds.length === 0) return [];
   return db.select(postColumns).from(posts).where(inArray(posts.id, [...postIds]));
+}
+
+/** What the entitlement policy reads of a post, and its id. */
+export interface PostAccessRow extends PostAccessInput {
+  id: string;
+}
+
+/** Of `postIds`, the access columns of those that exist: one query (`= any($1)`) for the whole batch. */
+export async function findPostAccess(db: Queryable, postIds: readonly string[]): Promise<PostAccessRow[]> {
+  return db
+    .select({
+      id: posts.id,
+      creatorId: posts.creatorId,
+      isLocked: posts.isLocked,
+      isPremium: posts.isPremium,
+      price: posts.price,
+      currency: posts.currency,
+      minSubscriptionTier: posts.minSubscriptionTier,
+    })
+    .from(posts)
+    .where(sql`${posts.id} = any(${sql.param(postIds)}::text[])`);
 }
 
 /** A creator's posts, newest first. */

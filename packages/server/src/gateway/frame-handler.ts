@@ -13,12 +13,11 @@ import {
   type StreamPosition,
   type UserChannelObject,
 } from '@fonana-realtime/protocol';
-import type { KnownUsers } from '../auth/known-users.ts';
 import type { Database } from '../db/client.ts';
 import { unreadNotifications } from '../db/notifications.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { authorizeChannel, type AccessResult } from './channel-access.ts';
+import { authorizeChannel, type AccessLookups, type AccessResult } from './channel-access.ts';
 import type { Connection } from './connection.ts';
 import type { Hub } from './hub.ts';
 import type { TokenLifetime } from './token-lifetime.ts';
@@ -26,7 +25,7 @@ import type { TokenLifetime } from './token-lifetime.ts';
 export interface FrameHandlerDeps {
   readonly db: Database;
   readonly hub: Hub;
-  readonly users: KnownUsers;
+  readonly lookups: AccessLookups;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly maxChannelsPerSocket: number;
@@ -89,7 +88,7 @@ export class FrameHandler {
       // An entitlement event that arrives while the check runs may have been missed by it: check again (bounded).
       for (let attempt = 0; attempt < 3; attempt++) {
         const epoch = conn.entitlementEpoch;
-        access = await authorizeChannel(this.#deps.db.orm, this.#deps.users, conn.userId!, channel);
+        access = await authorizeChannel(this.#deps.db.orm, this.#deps.lookups, conn.userId!, channel);
         if (epoch === conn.entitlementEpoch) break;
       }
     } catch (err) {

@@ -34,6 +34,7 @@ import { issuedTooEarly, userAuthState } from '../db/token-not-before.ts';
 import { DISCONNECT_EVENT, type DisconnectData } from '../domain/events.ts';
 import { KnownUsers } from '../auth/known-users.ts';
 import { revokedPosts } from './channel-access.ts';
+import { PostCache } from './post-cache.ts';
 import { Connection, GatewaySocket, type ConnectionOptions, type SocketOwner } from './connection.ts';
 import { AddressLimits } from './address-limits.ts';
 import { FrameHandler } from './frame-handler.ts';
@@ -67,12 +68,18 @@ export class WebSocketGateway implements SocketOwner {
   readonly #sessionKey: Uint8Array | null;
   readonly #addressLimits: AddressLimits;
   readonly #users: KnownUsers;
+  readonly #posts: PostCache;
   #draining = false;
 
   constructor(options: WebSocketGatewayOptions) {
     this.#options = options;
     const { limits } = options.config;
     this.#users = new KnownUsers(options.db.orm, { ttlMs: options.config.timings.userCacheTtlMs, maxEntries: limits.userCacheSize });
+    this.#posts = new PostCache(options.db.orm, {
+      ttlMs: options.config.timings.postCacheTtlMs,
+      maxEntries: limits.postCacheSize,
+      onQuery: () => options.metrics.postLookupQueries.inc(),
+    });
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: limits.maxFrameBytes,
@@ -88,7 +95,7 @@ export class WebSocketGateway implements SocketOwner {
     this.#frames = new FrameHandler({
       db: options.db,
       hub: options.hub,
-      users: this.#users,
+      lookups: { users: this.#users, posts: this.#posts },
       metrics: options.metrics,
       logger: options.logger,
       maxChannelsPerSocket: limits.maxChannelsPerSocket,
