@@ -4,7 +4,7 @@
  * bounded time (`POST_CACHE_TTL_MS`) in a bounded map (`POST_CACHE_SIZE`, oldest dropped first). Posts not found are
  * never remembered, so a post created a moment ago can be subscribed to at once.
  *
- * No event announces a post edited in the platform database (locked, repriced), so nothing but the TTL forgets one:
+ * No event announces a post edited in the platform database (locked, repriced, deleted), so nothing but the TTL forgets one:
  * new subscribes see the edit within the TTL. Open subscriptions are re-checked against the database itself after
  * entitlement events (WebSocketGateway.recheckPostAccess), and the viewer's purchases and subscription are never
  * cached here.

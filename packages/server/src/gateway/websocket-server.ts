@@ -68,14 +68,13 @@ export class WebSocketGateway implements SocketOwner {
   readonly #sessionKey: Uint8Array | null;
   readonly #addressLimits: AddressLimits;
   readonly #users: KnownUsers;
-  readonly #posts: PostCache;
   #draining = false;
 
   constructor(options: WebSocketGatewayOptions) {
     this.#options = options;
     const { limits } = options.config;
     this.#users = new KnownUsers(options.db.orm, { ttlMs: options.config.timings.userCacheTtlMs, maxEntries: limits.userCacheSize });
-    this.#posts = new PostCache(options.db.orm, {
+    const posts = new PostCache(options.db.orm, {
       ttlMs: options.config.timings.postCacheTtlMs,
       maxEntries: limits.postCacheSize,
       onQuery: () => options.metrics.postLookupQueries.inc(),
@@ -95,7 +94,7 @@ export class WebSocketGateway implements SocketOwner {
     this.#frames = new FrameHandler({
       db: options.db,
       hub: options.hub,
-      lookups: { users: this.#users, posts: this.#posts },
+      lookups: { users: this.#users, posts },
       metrics: options.metrics,
       logger: options.logger,
       maxChannelsPerSocket: limits.maxChannelsPerSocket,
