@@ -9,6 +9,7 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 import { test, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import { createBroker, MemoryBroker, RedisBroker, type Broker, type BrokerMessage } from '../src/broker/index.ts';
+import { WorkerBus, type WorkerBusTransport } from '../src/broker/worker-bus.ts';
 import { brokerContract, message, subscribed, until } from './broker.contract.ts';
 import { freePort, startOwnRedis } from './helpers/redis.ts';
 
@@ -19,6 +20,36 @@ brokerContract('MemoryBroker', ({ cluster, onError }) => {
   const broker = new MemoryBroker({ peer: memoryClusters.get(cluster), onError });
   if (!memoryClusters.has(cluster)) memoryClusters.set(cluster, broker);
   return broker;
+});
+
+/**
+ * The workers' bus with a fake primary in place of node:cluster: each cluster name is one machine; an envelope is
+ * copied through JSON (as the IPC channel does) and forwarded, in arrival order, to every worker of the machine.
+ */
+const machines = new Map<string, Set<(message: unknown) => void>>();
+brokerContract('WorkerBus', ({ cluster, onError }) => {
+  const workers = machines.get(cluster) ?? new Set<(message: unknown) => void>();
+  machines.set(cluster, workers);
+  const mine = new Set<(message: unknown) => void>();
+  const transport: WorkerBusTransport = {
+    send(envelope, done) {
+      const copy = JSON.parse(JSON.stringify(envelope)) as unknown;
+      setImmediate(() => {
+        for (const listener of workers) listener(copy);
+      });
+      done(null);
+    },
+    onMessage(listener) {
+      mine.add(listener);
+      workers.add(listener);
+    },
+    offMessage(listener) {
+      mine.delete(listener);
+      workers.delete(listener);
+    },
+    connected: () => true,
+  };
+  return new WorkerBus({ transport, onError });
 });
 
 if (REDIS_URL) {

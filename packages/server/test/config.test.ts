@@ -263,3 +263,14 @@ test('TRUSTED_PROXIES takes addresses and CIDRs; X-Forwarded-For counts only fro
     assert.match(oneProblem({ TRUSTED_PROXIES: bad }, 'TRUSTED_PROXIES'), /not an IP address or CIDR/, bad);
   }
 });
+
+test('WORKERS: default 1, a whole number from 1 to 64, or auto (the cores, at most 64)', async () => {
+  assert.equal(loadConfig({}).workers, 1);
+  assert.equal(loadConfig({ WORKERS: '' }).workers, 1);
+  assert.equal(loadConfig({ WORKERS: ' 4 ' }).workers, 4);
+  const { availableParallelism } = await import('node:os');
+  assert.equal(loadConfig({ WORKERS: 'auto' }).workers, Math.min(64, availableParallelism()));
+  for (const value of ['0', '65', '-2', '1.5', 'two', '0x2']) {
+    assert.match(oneProblem({ WORKERS: value }, 'WORKERS'), /^WORKERS: must be a whole number from 1 to 64 or "auto"/, value);
+  }
+});

@@ -2,6 +2,7 @@
  * Environment → typed configuration. Every value is validated; all problems are collected and reported
  * together, one line each, naming the variable (the CLI prints them and exits with code 2).
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { readOpenFileLimit } from './file-limit.ts';
 import { parseTrustedProxies, type TrustedProxies } from './trusted-proxies.ts';
@@ -37,6 +38,8 @@ export interface Config {
   readonly database: DatabaseTimeouts;
   readonly timings: Timings;
   readonly outbox: OutboxSettings;
+  /** Processes `serve` runs on the one port (node:cluster); 1: this process alone, no cluster. */
+  readonly workers: number;
 }
 
 export interface Limits {
@@ -114,6 +117,9 @@ export class ConfigError extends Error {
 }
 
 const MIN_SECRET_LENGTH = 32;
+
+/** Most worker processes `WORKERS` may ask for. */
+const MAX_WORKERS = 64;
 
 const bool = (fallback: boolean) =>
   z
@@ -233,6 +239,19 @@ const EnvSchema = z.object({
   EXPIRY_SWEEP_MS: int(2000, 50, 600_000),
   TOKEN_REFRESH_WINDOW_MS: int(60_000, 0, 86_400_000),
   TOKEN_EXPIRY_GRACE_MS: int(10_000, 0, 600_000),
+  WORKERS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return 1;
+      if (v.trim() === 'auto') return Math.min(MAX_WORKERS, availableParallelism());
+      const n = /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+      if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from 1 to ${MAX_WORKERS} or "auto", got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    }),
 });
 
 /** Descriptors kept free for the database, Redis, logs and health checks when MAX_CONNECTIONS is derived. */
@@ -338,6 +357,7 @@ export function loadConfig(
       postCacheTtlMs: e.POST_CACHE_TTL_MS,
     },
     outbox: { partitions: e.OUTBOX_PARTITIONS },
+    workers: e.WORKERS,
   };
 }
 
