@@ -100,6 +100,8 @@ export class Metrics {
     name: 'realtime_outbox_pending',
     help: 'Committed outbox rows not yet published',
     registers: [this.registry],
+    // Every worker of a machine counts the same table: their sum would count each row once per worker.
+    aggregator: 'max',
     collect: async () => {
       if (this.countPendingOutbox) this.outboxPending.set(await this.countPendingOutbox());
     },

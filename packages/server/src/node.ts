@@ -22,6 +22,7 @@ import { WebSocketGateway } from './gateway/websocket-server.ts';
 import { buildApp } from './http/app.ts';
 import type { DemoOptions } from './http/routes/demo.ts';
 import { errorSummary, type Logger } from './logger.ts';
+import { AggregatorRegistry } from 'prom-client';
 import { Metrics } from './metrics.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { listenError, StartupError } from './startup-error.ts';
@@ -42,6 +43,12 @@ export interface StartOptions {
   readonly metrics?: boolean;
   /** Demo mode (`fonana-realtime demo`): serve the demo page and its routes. Never in `serve`. */
   readonly demo?: DemoOptions;
+  /**
+   * One worker of `serve` with WORKERS > 1 (a node:cluster worker): no metrics listener of its own (the primary serves
+   * the workers' metrics summed, on METRICS_PORT), its registry answers the primary's requests, and without REDIS_URL
+   * its broker is the in-machine bus through the primary.
+   */
+  readonly worker?: boolean;
 }
 
 export class GatewayNode {
@@ -124,7 +131,11 @@ export class GatewayNode {
     // The metrics listener first, before the database is opened: a busy METRICS_PORT stops the start at once, and the
     // public port never takes traffic without it.
     let metricsServer: { server: Server; port: number } | null = null;
-    if (options.metrics !== false) {
+    if (options.worker) {
+      // Answers the primary's AggregatorRegistry (its IPC listener is added by the constructor).
+      new AggregatorRegistry();
+      AggregatorRegistry.setRegistries([metrics.registry]);
+    } else if (options.metrics !== false) {
       metricsServer = await startMetricsServer(metrics, config.metricsHost, config.metricsPort).catch((err: unknown) => {
         throw listenError('METRICS_PORT', config.metricsHost, config.metricsPort, err);
       });
@@ -142,6 +153,7 @@ export class GatewayNode {
       options.broker ??
       createBroker({
         redisUrl: config.redisUrl ?? undefined,
+        workerBus: options.worker === true,
         prefix: config.redisPrefix,
         onError: (err) => logger.warn({ err }, 'broker problem (connection, subscription or handler)'),
         onRecovered: (message) => logger.info(message),
@@ -237,7 +249,7 @@ export class GatewayNode {
     });
     node.#port = (app.server.address() as AddressInfo).port;
     logger.info(
-      { port: node.#port, host: config.host, metricsPort: node.#metricsPort, database: db.kind, broker: config.redisUrl ? 'redis' : 'memory' },
+      { port: node.#port, host: config.host, metricsPort: node.#metricsPort, database: db.kind, broker: config.redisUrl ? 'redis' : options.worker ? 'workers' : 'memory' },
       'gateway listening',
     );
     return node;

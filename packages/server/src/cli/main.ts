@@ -16,6 +16,8 @@ import { GatewayNode, openConfiguredDatabase } from '../node.ts';
 import { withDemoKeys } from '../config/demo-keys.ts';
 import type { DemoOptions } from '../http/routes/demo.ts';
 import { ensureDemoPage } from './demo-page.ts';
+import cluster from 'node:cluster';
+import { isServeWorker, leaveCluster, reportWorkerFailure, servePrimary, serveWorker, WorkerStartupError } from './workers.ts';
 
 const USAGE = `usage: fonana-realtime <command>
 
@@ -70,9 +72,14 @@ export async function main(argv: readonly string[], env: Record<string, string |
     }
   } catch (err) {
     // One line naming the setting (a StartupError) or the cause; no stack, no driver objects.
-    const line = err instanceof StartupError ? err.message : `${command} failed: ${errorSummary(err).message}`;
+    const line =
+      err instanceof StartupError || err instanceof WorkerStartupError ? err.message : `${command} failed: ${errorSummary(err).message}`;
     if (serving) logger.error({ error: errorSummary(err) }, `${command} failed`);
-    process.stderr.write(`fonana-realtime: ${line}\n`);
+    if (command === 'serve' && isServeWorker(config)) {
+      // The primary prints it, once for all its workers.
+      await reportWorkerFailure(line);
+      leaveCluster();
+    } else process.stderr.write(`fonana-realtime: ${line}\n`);
     return 1;
   }
 }
@@ -139,6 +146,20 @@ async function token(config: Config, logger: Logger, args: readonly string[]): P
 }
 
 async function serve(config: Config, logger: Logger, demo: boolean): Promise<number> {
+  // WORKERS > 1 (not in the demo, which runs on the embedded database): a cluster primary and its workers.
+  if (!demo && config.workers > 1) {
+    if (!isServeWorker(config)) {
+      // The development secret is created here, once, before the workers read it.
+      if (config.databaseUrl) await resolveSecret(config, logger);
+      return servePrimary(config, logger);
+    }
+    const workerLogger = logger.child({ worker: cluster.worker!.id, pid: process.pid });
+    const secret = await resolveSecret(config, workerLogger);
+    keepServingOnStrayErrors(workerLogger);
+    const code = await serveWorker(config, workerLogger, secret);
+    leaveCluster();
+    return code;
+  }
   let demoOptions: DemoOptions | undefined;
   // The demo page's address comes first, on its own plain line, above everything else.
   if (demo && config.port !== 0) process.stdout.write(`${demoPageUrl(config, config.port)}\n`);

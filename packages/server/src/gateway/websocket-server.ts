@@ -333,6 +333,7 @@ export class WebSocketGateway implements SocketOwner {
     const key = channelKey(channel);
     const announce = (position: { offset: number; epoch: string; recovered?: boolean }) => {
       conn.state = 'open';
+      this.#options.logger.debug({ connectionId: conn.id, userId }, 'websocket authenticated');
       conn.sendFrame({
         type: 'connected',
         data: { userId, connectionId: conn.id, serverTime: Date.now(), channel: key, ...position },
