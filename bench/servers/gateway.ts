@@ -46,6 +46,13 @@ const config = loadConfig({
   HOST: '127.0.0.1',
   LOG_LEVEL: 'silent',
   MIGRATE_ON_START: 'false',
+  // Bench setting: every load-generator client comes from one of four loopback addresses (bench/lib/loadgen.ts), so
+  // the per-address defaults (1,000 sockets, 50 unauthenticated, 50 upgrades/s per address) would cap a 10k run at
+  // 4,000 sockets and pace its connects at 200/s. Lifted here, as a deployment behind a trusted proxy would see them
+  // per real client.
+  MAX_SOCKETS_PER_ADDRESS: '10000000',
+  MAX_UNAUTHENTICATED_PER_ADDRESS: '10000000',
+  MAX_CONNECT_RATE_PER_ADDRESS: '1000000',
   ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL, REDIS_PREFIX: process.env.REDIS_PREFIX ?? 'rt-bench:' } : {}),
 });
 const node = await GatewayNode.start({ config, logger: createLogger('silent'), secret: config.nextAuthSecret!, db, metrics: false });
