@@ -18,6 +18,8 @@ export interface ClientSpec {
   readonly setup: readonly { afterAnswers: number; frames: readonly string[] }[];
   /** Text frames to receive before the client counts as ready (the answers to the setup). */
   readonly readyAfter: number;
+  /** Called with every text frame the client receives, setup answers included (benches that check each client). */
+  readonly onText?: (text: string) => void;
 }
 
 export interface PoolOptions {
@@ -129,6 +131,7 @@ class Client {
       return;
     }
     if (this.texts) this.texts.push(payload.toString());
+    if (this.spec.onText) this.spec.onText(payload.toString());
     if (!this.ready) {
       this.answers++;
       this.#sendSetup();

@@ -47,11 +47,16 @@ export interface Mem {
   external: number;
 }
 
+/** Counter name → label values joined with ',' (or 'total') → value. */
+export type Counters = Record<string, Record<string, number>>;
+
 export interface RunningServer {
   readonly peer: Peer;
   readonly port: number;
   readonly pid: number;
   mem(): Promise<Mem>;
+  /** The server's own counters (fonana-realtime: history queries and reads, recoveries); {} for the peers. */
+  counters(): Promise<Counters>;
   stop(): Promise<void>;
 }
 
@@ -96,17 +101,19 @@ export async function startServer(peer: Peer, options: StartOptions = {}): Promi
     peer,
     port,
     pid: child.pid!,
-    mem: () => ask(child, { cmd: 'mem', id: ++nextId }),
+    mem: async () => (await ask(child, { cmd: 'mem', id: ++nextId })).mem as Mem,
+    counters: async () =>
+      peer === 'fonana-realtime' ? ((await ask(child, { cmd: 'counters', id: ++nextId })).counters as Counters) : {},
     stop: () => stopChild(child, profile.length > 0),
   };
 }
 
-function ask(child: ChildProcess, msg: { cmd: string; id: number }): Promise<Mem> {
+function ask(child: ChildProcess, msg: { cmd: string; id: number }): Promise<{ mem?: Mem; counters?: Counters }> {
   return new Promise((resolve) => {
-    const onMessage = (reply: { id?: number; mem?: Mem }) => {
+    const onMessage = (reply: { id?: number; mem?: Mem; counters?: Counters }) => {
       if (reply.id !== msg.id) return;
       child.off('message', onMessage);
-      resolve(reply.mem!);
+      resolve(reply);
     };
     child.on('message', onMessage);
     child.send(msg);

@@ -53,7 +53,19 @@ const config = loadConfig({
   MAX_SOCKETS_PER_ADDRESS: '10000000',
   MAX_UNAUTHENTICATED_PER_ADDRESS: '10000000',
   MAX_CONNECT_RATE_PER_ADDRESS: '1000000',
+  // BENCH_HISTORY_CACHE_EVENTS: the history cache's size per channel (0: no cache; bench/recovery-storm.ts's peer).
+  ...(process.env.BENCH_HISTORY_CACHE_EVENTS ? { HISTORY_CACHE_EVENTS: process.env.BENCH_HISTORY_CACHE_EVENTS } : {}),
   ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL, REDIS_PREFIX: process.env.REDIS_PREFIX ?? 'rt-bench:' } : {}),
 });
 const node = await GatewayNode.start({ config, logger: createLogger('silent'), secret: config.nextAuthSecret!, db, metrics: false });
-serveIpc(node.port);
+// Counters a bench reads before and after a phase (history queries and reads, recoveries by outcome).
+const counters = async () => {
+  const values = async (metric: { get(): Promise<{ values: { labels: Record<string, unknown>; value: number }[] }> }) =>
+    Object.fromEntries((await metric.get()).values.map((v) => [Object.values(v.labels).join(',') || 'total', v.value]));
+  return {
+    historyQueries: await values(node.metrics.historyQueries),
+    historyReads: await values(node.metrics.historyReads),
+    recoveries: await values(node.metrics.recoveries),
+  };
+};
+serveIpc(node.port, {}, counters);

@@ -1,6 +1,6 @@
 /**
  * The server side of the bench's IPC: announce the port, answer memory questions (after a full GC, which needs
- * `--expose-gc`), exit when told or when the parent goes away.
+ * `--expose-gc`) and, where the server has them, counter questions; exit when told or when the parent goes away.
  */
 export function memory(): { rss: number; heapUsed: number; external: number } {
   (globalThis as { gc?: () => void }).gc?.();
@@ -8,9 +8,10 @@ export function memory(): { rss: number; heapUsed: number; external: number } {
   return { rss: m.rss, heapUsed: m.heapUsed, external: m.external };
 }
 
-export function serveIpc(port: number, extra: Record<string, unknown> = {}): void {
+export function serveIpc(port: number, extra: Record<string, unknown> = {}, counters?: () => Promise<unknown>): void {
   process.on('message', (msg: { cmd: string; id: number }) => {
     if (msg.cmd === 'mem') process.send!({ id: msg.id, mem: memory() });
+    if (msg.cmd === 'counters') void counters?.().then((c) => process.send!({ id: msg.id, counters: c }));
     if (msg.cmd === 'exit') process.exit(0);
   });
   process.on('disconnect', () => process.exit(0));
