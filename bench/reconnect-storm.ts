@@ -7,6 +7,11 @@
  * spread of the reconnect times (when each client's `connected` came).
  * Peer in the same run: the same clients with jitter off (delay = the backoff cap, as the reference client did).
  * Modes alternate: jitter, no jitter, jitter, no jitter, …
+ * Also reported: when each reconnect attempt was due (the backoff's choice) and the most due within 100 ms once the
+ * gateway serves again (the herd the clients aim at it, before its own queue spreads them), the close codes seen.
+ * The gateway runs pinned to core 0 and this process to core 1 (as the suite); the marker event is recognised by a
+ * value of its storm (a client back early may get it before the publish's HTTP answer arrives here). Writes
+ * bench/results/reconnect-storm.json and .svg.
  *
  * Run: node --import tsx bench/reconnect-storm.ts [clients=5000] [rounds=2] [downMs=2000]
  * With BENCH_DATABASE_URL (an admin URL of a PostgreSQL server) the gateway uses a fresh database created and dropped
@@ -20,7 +25,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import WebSocket from 'ws';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { mintToken } from '../packages/server/src/auth/tokens.ts';
+import { machine, RESULTS_DIR, svgChart } from './lib/report.ts';
+import { pinLoadGenerator } from './lib/servers.ts';
 import { createClient, type RealtimeClient, type WebSocketConstructor } from '../packages/client/src/index.ts';
 
 const CLIENTS = Number(process.argv[2] ?? 5000);
@@ -70,9 +78,41 @@ async function run(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
 }
 
 async function startGateway(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', GATEWAY], { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  // Pinned like the suite's servers: the gateway on core 0, this process (the clients) on core 1.
+  const pinned = placement.startsWith('servers on core 0');
+  const [cmd, args] = pinned ? ['taskset', ['-c', '0', process.execPath, '--import', 'tsx', GATEWAY]] : [process.execPath, ['--import', 'tsx', GATEWAY]];
+  const child = spawn(cmd as string, args as string[], { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   await once(child, 'message');
   return child;
+}
+
+/** The chart of bench/results/reconnect-storm.svg: a bar per storm (mode and round). */
+function stormChart(rows: { mode: string; allRecoveredMs: number; attemptsBusiest100ms: number; busiest1s: number }[]): string {
+  return svgChart({
+    scenario: `reconnect-storm (${CLIENTS} SDK clients, gateway restart)`,
+    settings: {},
+    rows: rows.map((r, i) => ({
+      storm: `${r.mode}, round ${Math.floor(i / 2) + 1}`,
+      'all recovered s': Number.isFinite(r.allRecoveredMs) ? r.allRecoveredMs / 1000 : null,
+      'attempts due in busiest 100 ms': r.attemptsBusiest100ms,
+      'reconnects in busiest 1 s': r.busiest1s,
+    })),
+    chart: [
+      { column: 'attempts due in busiest 100 ms', unit: 'after the gateway is up: the herd, lower is better' },
+      { column: 'reconnects in busiest 1 s', unit: 'connected as seen by the clients' },
+      { column: 'all recovered s', unit: 'from the kill, lower is better' },
+    ],
+  });
+}
+
+/** Most entries of `sorted` within any window of `ms` (two pointers). */
+function busiest(sorted: number[], ms: number): number {
+  let best = 0;
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (sorted[j]! < sorted[i]! - ms + 1) j++;
+    best = Math.max(best, i - j + 1);
+  }
+  return best;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -81,10 +121,14 @@ function percentile(sorted: number[], p: number): number {
 
 async function storm(jitter: boolean, port: number, tokens: string[], gateway: ChildProcess) {
   const clients: RealtimeClient[] = [];
+  const subs: ReturnType<RealtimeClient['subscribe']>[] = [];
+  const closeCodes = new Map<number, number>();
   const connectedAt: number[] = new Array(CLIENTS).fill(NaN);
   const recoveredAt: number[] = new Array(CLIENTS).fill(NaN);
   let killedAt = 0;
-  let marker = '';
+  // The event published after the restart, recognised by a value of this storm alone: it may reach a client that is
+  // already back before the publish's own HTTP answer (with its id) reaches this process.
+  const marker = `${process.pid}-${Date.now()}-${jitter}`;
   let recovered = 0;
   let refetches = 0;
   let allRecovered!: () => void;
@@ -98,6 +142,10 @@ async function storm(jitter: boolean, port: number, tokens: string[], gateway: C
       connectTimeoutMs: 30_000,
     });
     const sub = client.subscribe('creator:demo-creator');
+    subs.push(sub);
+    client.on('disconnected', ({ code }) => {
+      if (killedAt) closeCodes.set(code, (closeCodes.get(code) ?? 0) + 1);
+    });
     client.on('connected', () => {
       if (killedAt && Number.isNaN(connectedAt[i]!)) connectedAt[i] = Date.now() - killedAt;
     });
@@ -107,7 +155,7 @@ async function storm(jitter: boolean, port: number, tokens: string[], gateway: C
       if (++recovered === CLIENTS) allRecovered();
     };
     sub.on('event', (frame) => {
-      if (frame.id === marker) recover();
+      if ((frame.data as { marker?: string } | undefined)?.marker === marker) recover();
     });
     // Told that the gap could not be replayed: the app refetches, which is recovered too (counted apart).
     sub.on('recovery', () => {
@@ -120,6 +168,15 @@ async function storm(jitter: boolean, port: number, tokens: string[], gateway: C
   // Everyone connected and subscribed before the crash.
   await Promise.all(clients.map((c) => (c.state === 'connected' ? null : new Promise((r) => c.on('connected', r)))));
   await new Promise((r) => setTimeout(r, 1000));
+  // The clients of a real restart have been connected for longer than the backoff's stable minute, so their backoff
+  // starts over. Here they connected a second ago, many after failed attempts in the unpaced initial connect: reset
+  // what the stable minute would have reset (how many had attempts left over is reported).
+  const leftover = clients.map((c) => c.backoff.attempt);
+  for (const c of clients) c.backoff.reset();
+  // When each reconnect attempt is due (the backoff's choice), from the kill: the herd the clients aim at the server,
+  // before the server's own queue spreads it.
+  const attemptsDue: number[] = [];
+  for (const c of clients) c.on('reconnecting', ({ delayMs }) => attemptsDue.push(Date.now() + delayMs - killedAt));
   killedAt = Date.now();
   gateway.send({ restart: DOWN_MS });
   await once(gateway, 'message');
@@ -127,12 +184,21 @@ async function storm(jitter: boolean, port: number, tokens: string[], gateway: C
   const published = await fetch(`http://127.0.0.1:${port}/v1/publish`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
-    body: JSON.stringify({ channel: 'creator:demo-creator', type: 'after-restart', data: {} }),
+    body: JSON.stringify({ channel: 'creator:demo-creator', type: 'after-restart', data: { marker } }),
   });
-  marker = ((await published.json()) as { id: string }).id;
+  if (published.status !== 200) throw new Error(`publish after the restart answered ${published.status}`);
   const timeout = setTimeout(() => allRecovered(), 60_000);
   await done;
   clearTimeout(timeout);
+  // Clients not recovered when the run was cut: what state they were in (client, subscription, cursor).
+  const stuck = new Map<string, number>();
+  for (let i = 0; i < CLIENTS; i++) {
+    if (!Number.isNaN(recoveredAt[i]!)) continue;
+    const key = `client ${clients[i]!.state}, reconnected ${!Number.isNaN(connectedAt[i]!)}, sub ${subs[i]!.state}, cursor ${subs[i]!.cursor?.offset ?? 'none'}`;
+    stuck.set(key, (stuck.get(key) ?? 0) + 1);
+  }
+  if (stuck.size > 0) console.error(`not recovered (marker ${marker}):`, JSON.stringify(Object.fromEntries(stuck)));
+  console.error('close codes after the kill:', JSON.stringify(Object.fromEntries(closeCodes)));
   for (const c of clients) c.destroy();
   const reconnects = connectedAt.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
   const recoveries = recoveredAt.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
@@ -143,16 +209,28 @@ async function storm(jitter: boolean, port: number, tokens: string[], gateway: C
       recovered: recoveries.length,
       refetches,
       allRecoveredMs: recoveries.length === CLIENTS ? recoveries.at(-1)! : NaN,
+      reconnected: reconnects.length,
       reconnectP10: percentile(reconnects, 0.1),
       reconnectP50: percentile(reconnects, 0.5),
       reconnectP90: percentile(reconnects, 0.9),
       reconnectMax: reconnects.at(-1)!,
       // How many clients reconnected within the busiest 100 ms: the herd the server had to take at once.
-      busiest100ms: Math.max(...reconnects.map((t) => reconnects.filter((u) => u >= t && u < t + 100).length)),
+      busiest100ms: busiest(reconnects, 100),
+      busiest1s: busiest(reconnects, 1000),
+      // Reconnect attempts scheduled from the kill until all recovered (failed ones while down included).
+      attempts: attemptsDue.length,
+      // Attempts due within the busiest 100 ms once the gateway serves again.
+      attemptsBusiest100ms: busiest(attemptsDue.filter((t) => t >= upMs).sort((a, b) => a - b), 100),
+      attemptsBusiest100msAll: busiest(attemptsDue.sort((a, b) => a - b), 100),
+      leftoverAttempts: leftover.filter((a) => a > 0).length,
+      // Close codes the clients saw from the kill on (1012: the restart; 1006: refused while down; 1011: the
+      // gateway could not finish a token check within AUTH_TIMEOUT_MS, so the client retried).
+      closeCodes: Object.fromEntries(closeCodes),
     },
   };
 }
 
+const placement = pinLoadGenerator();
 const dataDir = await mkdtemp(join(tmpdir(), 'rt-storm-'));
 const port = await freePort();
 const adminUrl = process.env.BENCH_DATABASE_URL;
@@ -192,10 +270,14 @@ try {
   }
 }
 console.log(`${CLIENTS} clients, gateway down ${DOWN_MS} ms`);
-console.log(`| mode | gateway up after ms | recovered (of them told to refetch) | all recovered ms | reconnect p10 / p50 / p90 / max ms | most reconnects in 100 ms |`);
-console.log(`|---|---:|---:|---:|---|---:|`);
+console.log(`| mode | gateway up after ms | recovered (of them told to refetch) | all recovered ms | reconnect p10 / p50 / p90 / max ms | most reconnects in 100 ms / 1 s | attempts | most attempts due in 100 ms (after up / any time) |`);
+console.log(`|---|---:|---:|---:|---|---:|---:|---:|`);
 for (const r of rows) {
   console.log(
-    `| ${r.mode} | ${r.upMs} | ${r.recovered}/${CLIENTS} (${r.refetches}) | ${r.allRecoveredMs} | ${r.reconnectP10} / ${r.reconnectP50} / ${r.reconnectP90} / ${r.reconnectMax} | ${r.busiest100ms} |`,
+    `| ${r.mode} | ${r.upMs} | ${r.recovered}/${CLIENTS} (${r.refetches}) | ${r.allRecoveredMs} | ${r.reconnectP10} / ${r.reconnectP50} / ${r.reconnectP90} / ${r.reconnectMax} | ${r.busiest100ms} / ${r.busiest1s} | ${r.attempts} | ${r.attemptsBusiest100ms} / ${r.attemptsBusiest100msAll} |`,
   );
 }
+console.log(`(clients with backoff attempts left from the initial connect, reset before the kill: ${rows.map((r) => r.leftoverAttempts).join(', ')})`);
+mkdirSync(RESULTS_DIR, { recursive: true });
+writeFileSync(join(RESULTS_DIR, 'reconnect-storm.json'), `${JSON.stringify({ clients: CLIENTS, rounds: ROUNDS, downMs: DOWN_MS, placement, machine: machine(), rows }, null, 2)}\n`);
+writeFileSync(join(RESULTS_DIR, 'reconnect-storm.svg'), stormChart(rows));
