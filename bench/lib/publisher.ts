@@ -7,6 +7,7 @@ import { Agent, request } from 'node:http';
 import { publishRequest, type Peer } from './servers.ts';
 
 const PAD = 'x'.repeat(80);
+const ignore = () => {};
 
 export class Publisher {
   readonly #agent: Agent;
@@ -21,6 +22,10 @@ export class Publisher {
 
   /** Publishes one event and resolves when the server answered 200. */
   one(): Promise<void> {
+    return this.#send(true);
+  }
+
+  #send(mayRetry: boolean): Promise<void> {
     const req = publishRequest(this.peer, { t: performance.timeOrigin + performance.now(), pad: PAD });
     return new Promise((resolve, reject) => {
       const r = request(
@@ -31,7 +36,17 @@ export class Publisher {
           res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${this.peer}: publish answered ${res.statusCode}`))));
         },
       );
-      r.on('error', reject);
+      // A kept-alive socket the server resets while it sits in the agent between requests has no request to report
+      // to: without a listener of its own its ECONNRESET ended the bench process (Socket.IO at 10k, whose loop is
+      // busy for seconds). A request sent on a reused socket the server had just closed is sent once more (the race
+      // Node's documentation describes for keep-alive).
+      r.on('socket', (socket) => {
+        if (!socket.listeners('error').includes(ignore)) socket.on('error', ignore);
+      });
+      r.on('error', (err: NodeJS.ErrnoException) => {
+        if (mayRetry && r.reusedSocket && err.code === 'ECONNRESET') this.#send(false).then(resolve, reject);
+        else reject(err);
+      });
       r.end(req.body);
     });
   }

@@ -42,6 +42,8 @@ export const fanout: Scenario = async ({ smoke, peers = PEERS }) => {
           'p50 ms': round(pool.latency.percentile(50), 1),
           'p99 ms': round(pool.latency.percentile(99), 1),
         });
+        // Each peer's row as soon as it is measured (stderr), so a run cut by a time bound still leaves its figures.
+        console.error(JSON.stringify({ scenario: 'fanout', at: new Date().toISOString(), ...measured.at(-1) }));
       } finally {
         await s.close();
       }
