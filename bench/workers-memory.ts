@@ -86,6 +86,7 @@ async function measure(workers: number): Promise<Record<string, string | number>
       'RSS before MB': Math.round(before / 1024),
       'RSS after MB': Math.round(after / 1024),
       'RSS KB/conn': Math.round(((after - before) / n) * 100) / 100,
+      'of which the primary MB': workers > 1 ? Math.round(rssKb(child.pid!) / 1024) : '—',
     };
   } finally {
     pool.destroy();
