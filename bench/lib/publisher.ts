@@ -67,3 +67,13 @@ export class Publisher {
     this.#agent.destroy();
   }
 }
+
+/**
+ * A publish awaited later (with the others of a paced series): marked handled now, so a failure in the meantime is
+ * not an unhandled rejection that ends the process (a gateway hanging up one publish did, in the latency scenario);
+ * the returned promise still rejects with it when awaited.
+ */
+export function settledLater(p: Promise<void>): Promise<void> {
+  p.catch(() => {});
+  return p;
+}

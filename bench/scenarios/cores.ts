@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ClientPool } from '../lib/loadgen.ts';
-import { Publisher } from '../lib/publisher.ts';
+import { Publisher, settledLater } from '../lib/publisher.ts';
 import type { Row } from '../lib/report.ts';
 import { clientSpec, freshDatabase, startServer, type Peer, type RunningServer } from '../lib/servers.ts';
 import { PACE, ratio, round, runIfMain, type Scenario } from '../lib/scenario.ts';
@@ -70,7 +70,7 @@ export const cores: Scenario = async ({ smoke }) => {
       const sends: Promise<void>[] = [];
       for (let i = 0; i < lightEvents; i++) {
         await new Promise((r) => setTimeout(r, Math.max(0, t0 + i * 250 - performance.now())));
-        sends.push(publisher.one());
+        sends.push(settledLater(publisher.one()));
       }
       await Promise.all(sends);
       await pool.waitFor(() => pool.deliveries >= expected, 60_000, 'light-load deliveries');

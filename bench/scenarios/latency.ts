@@ -7,6 +7,7 @@
 import type { Row } from '../lib/report.ts';
 import { PEERS } from '../lib/servers.ts';
 import { ratio, round, runIfMain, startSession, type Scenario } from '../lib/scenario.ts';
+import { settledLater } from '../lib/publisher.ts';
 
 export const latency: Scenario = async ({ smoke, peers = PEERS }) => {
   const n = smoke ? 20 : Number(process.env.BENCH_LATENCY_SOCKETS ?? 5000);
@@ -29,7 +30,7 @@ export const latency: Scenario = async ({ smoke, peers = PEERS }) => {
       for (let i = 0; i < events; i++) {
         const due = started + i * intervalMs;
         await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
-        sends.push(publisher.one());
+        sends.push(settledLater(publisher.one()));
       }
       await Promise.all(sends);
       await pool.waitFor(() => pool.deliveries >= expected, 60_000, 'deliveries');
