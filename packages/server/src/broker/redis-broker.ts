@@ -107,6 +107,8 @@ export class RedisBroker implements Broker {
   #receiving = false;
   #publisherDown = false;
   #subscriberDown = false;
+  /** The error that ended a working subscriber connection, for the line its 'close' logs. */
+  #subscriberError: string | null = null;
   #pendingPing: Promise<unknown> | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
   #lastHeartbeat = 0;
@@ -309,6 +311,11 @@ export class RedisBroker implements Broker {
   };
 
   readonly #subscriberOnError = (err: Error): void => {
+    // A subscription that was working is reported once, by the 'close' that follows its error; the error says why.
+    if (this.#receiving) {
+      this.#subscriberError = err.message;
+      return;
+    }
     if (this.#subscriberDown) return;
     this.#subscriberDown = true;
     this.#onError(new Error(`redis broker subscriber: ${err.message}`));
@@ -355,7 +362,9 @@ export class RedisBroker implements Broker {
     this.#pendingPing = null;
     this.#connection++;
     this.#active.clear();
-    this.#lostSubscription('the Redis subscriber connection closed');
+    const cause = this.#subscriberError === null ? '' : ` (${this.#subscriberError})`;
+    this.#subscriberError = null;
+    this.#lostSubscription(`the Redis subscriber connection closed${cause}`);
   };
 
   readonly #heartbeatOnTick = (): void => {
