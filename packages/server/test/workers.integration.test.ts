@@ -38,7 +38,8 @@ function spawnServe(env: Record<string, string>): Tree {
   const stderr: string[] = [];
   createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
   createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close': the process has exited and every holder of its stdout and stderr (the workers too) has let go of them.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   return { child, lines, stderr, exited };
 }
 
@@ -99,7 +100,10 @@ test('WORKERS=2 without Redis: one port, sockets on both workers, each event onc
   }))!;
   const { port, metricsPort } = listening as { port: number; metricsPort: number };
   assert.equal(listening.broker, 'workers');
-  const workerLines = tree.lines.map(parse).filter((l) => l?.msg === 'gateway listening' && l.worker !== undefined);
+  // Each worker writes to the shared stdout itself: its line may reach the pipe after the primary's.
+  const listeningWorkers = () => tree.lines.map(parse).filter((l) => l?.msg === 'gateway listening' && l.worker !== undefined);
+  await until(() => listeningWorkers().length >= 2, 'two workers listening');
+  const workerLines = listeningWorkers();
   assert.equal(workerLines.length, 2, 'two workers listening');
   assert.ok(workerLines.every((l) => l!.port === port && l!.broker === 'workers'), 'on the one port, on the bus');
   assert.ok(workerLines.every((l) => l!.metricsPort === 0), 'no metrics listener in a worker');
