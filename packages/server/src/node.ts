@@ -136,7 +136,7 @@ export class GatewayNode {
       new AggregatorRegistry();
       AggregatorRegistry.setRegistries([metrics.registry]);
     } else if (options.metrics !== false) {
-      metricsServer = await startMetricsServer(metrics, config.metricsHost, config.metricsPort).catch((err: unknown) => {
+      metricsServer = await startMetricsServer(metrics.registry, config.metricsHost, config.metricsPort).catch((err: unknown) => {
         throw listenError('METRICS_PORT', config.metricsHost, config.metricsPort, err);
       });
       const { server } = metricsServer;

@@ -58,7 +58,7 @@ export async function servePrimary(config: Config, logger: Logger): Promise<numb
   }
   const aggregator = new AggregatorRegistry();
   const metrics = await startMetricsServer(
-    { text: () => aggregator.clusterMetrics(), contentType: aggregator.contentType },
+    { metrics: () => aggregator.clusterMetrics(), contentType: aggregator.contentType },
     config.metricsHost,
     config.metricsPort,
   ).catch((err: unknown) => {
