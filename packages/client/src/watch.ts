@@ -1,7 +1,9 @@
 /**
  * Posts as the reader may see them, kept current: loaded from `GET /v1/posts/:id` (or a creator's list), unlocked in
  * place by `post-purchased` (which carries the content), and reloaded when `subscription-updated` lists the post among
- * those unlocked or locked now, or when the user's channel could not replay what was missed while away.
+ * those unlocked or locked now, or when the user's channel could not replay what was missed while away. A load made
+ * before the first `connected` is made again then: the user's channel starts at its subscription, so an event between
+ * that load and it would be lost.
  */
 import type { PostPurchasedData, SubscriptionUpdatedData } from '@fonana-realtime/protocol';
 import { Emitter } from './emitter.ts';
@@ -53,6 +55,8 @@ abstract class PostsWatchBase {
   #version = 0; // bumps on every change applied from an event, so an older fetch does not overwrite it
   #loading: Promise<void> | null = null;
   #again = false;
+  // A load made before the user's channel existed saw nothing of events since: the channel starts after it.
+  #loadedBeforeUserChannel = false;
   readonly #emitter = new Emitter<WatchEvents>();
   readonly #off: (() => void)[] = [];
   protected readonly client: RealtimeClient<any>;
@@ -64,6 +68,9 @@ abstract class PostsWatchBase {
       client.onEvent('subscription-updated', (data: SubscriptionUpdatedData) => this.#onSubscriptionUpdated(data)),
       client.on('recovery', ({ channel }) => {
         if (channel === client.user?.key) void this.refresh();
+      }),
+      client.on('connected', () => {
+        if (this.#loadedBeforeUserChannel) void this.refresh();
       }),
     );
   }
@@ -91,6 +98,7 @@ abstract class PostsWatchBase {
       do {
         this.#again = false;
         const version = this.#version;
+        this.#loadedBeforeUserChannel = this.client.user === null;
         try {
           const posts = await this.load();
           if (version !== this.#version) {

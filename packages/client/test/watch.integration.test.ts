@@ -83,6 +83,29 @@ test('watchPost and watchCreator: a subscription unlocks the tier posts, a cance
   await until((fn) => creator.on('change', fn), () => basicInList().access.hasAccess === false, 10_000, 'list locked again');
 });
 
+test('watchPost loaded before the client connects: a purchase in between still unlocks it once connected', async (t) => {
+  const g = await startGateway(t, gatewayEnv);
+  const server = createServerClient({ url: g.httpUrl, webhookSecret: TEST_WEBHOOK_SECRET });
+  const client = clientFor(t, g, 'demo-fan-none', { autoConnect: false });
+  const watch = client.watchPost('demo-post-priced');
+  t.after(() => watch.close());
+  await until((fn) => watch.on('change', fn), () => watch.status === 'ready');
+  assert.equal(watch.post!.access.hasAccess, false);
+  // Bought while no socket is open: the event is on the user's channel before the client's subscription to it starts.
+  await server.confirmPayment({
+    kind: 'post_purchase',
+    txSignature: 'tx-watch-before-connect',
+    userId: 'demo-fan-none',
+    postId: 'demo-post-priced',
+    amount: 0.1,
+    currency: 'SOL',
+  });
+  assert.equal(watch.post!.access.hasAccess, false);
+  client.connect();
+  await until((fn) => watch.on('change', fn), () => watch.post?.access.hasAccess === true, 10_000, 'unlocked after connecting');
+  assert.match(watch.post!.content!, /full text of demo-post-priced/);
+});
+
 test('server client: publish retries with one idempotency key; refusals are typed and not retried', async (t) => {
   const g = await startGateway(t, gatewayEnv);
   let calls = 0;
