@@ -1,7 +1,8 @@
 /**
  * The coalesced write path (gateway/frame-writer.ts) against real sockets: frames of one turn arrive whole and in
- * order (small, 16-bit and 64-bit lengths, interleaved with control frames), the first frame of a turn is written at
- * once, queued frames go out before a close frame, and the slow-consumer limit counts queued bytes.
+ * order (small, 16-bit and 64-bit lengths, interleaved with control frames), a turn's frames go out in one write at
+ * the end of that event-loop iteration (no timer), queued frames go out before a close frame, and the slow-consumer
+ * limit counts queued bytes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,16 +51,23 @@ test('frames of one turn reach every socket whole and in order, events and contr
   }
 });
 
-test('the first frame of a turn is written at once; frames queued in the turn go out before a close frame', TIMEOUT, async (t) => {
+test("a turn's frames go out in one write at the end of the same loop iteration; queued frames go out before a close frame", TIMEOUT, async (t) => {
   offsets.clear();
   const gw = await startGateway(t);
   const client = await gw.connect('demo-fan-basic');
   const conn = only(gw.node.hub.userConnections('demo-fan-basic'));
   await new Promise((r) => setImmediate(r));
-  const before = rawSocket(conn).bytesWritten;
-  conn.sendEncoded(Buffer.from(event('demo-fan-basic', 50).encoded));
-  assert.ok(rawSocket(conn).bytesWritten > before, 'written in the same turn, no added delay');
-  for (let i = 0; i < 5; i++) conn.sendEncoded(Buffer.from(event('demo-fan-basic', 50).encoded));
+  const socket = rawSocket(conn);
+  const write = socket.write;
+  let writes = 0;
+  socket.write = ((...args: Parameters<Socket['write']>) => (writes++, write.apply(socket, args))) as Socket['write'];
+  const before = socket.bytesWritten;
+  for (let i = 0; i < 3; i++) conn.sendEncoded(Buffer.from(event('demo-fan-basic', 50).encoded));
+  assert.equal(writes, 0, 'queued, not written frame by frame');
+  await new Promise((r) => setImmediate(r)); // queued after the flush's own setImmediate: runs right after it
+  assert.equal(writes, 1, 'three frames, one write');
+  assert.ok(socket.bytesWritten > before + 3 * 50);
+  for (let i = 0; i < 3; i++) conn.sendEncoded(Buffer.from(event('demo-fan-basic', 50).encoded));
   conn.close('GW_ERR_SERVER_RESTART');
   const closed = await client.closed;
   assert.equal(closed.code, 1012);

@@ -3,10 +3,11 @@
  * event-loop turn written to its TCP socket in one write.
  *
  * Why (bench/RESULTS.md, fan-out profile): with `ws.send`, each event costs each socket one `writev` (header and
- * payload corked together), and that syscall was ~70% of the core under a burst. Here a socket's first frame of a turn
- * is written at once (no added delay under light load); further frames of the same turn are queued and go out as one
- * buffer in `setImmediate`. Sockets that queued the same frames (the subscribers of one channel) share one
- * concatenated buffer.
+ * payload corked together), and that syscall was ~70% of the core under a burst. Here every frame is queued and a
+ * socket's frames go out as one buffer in `setImmediate`: at the end of the same event-loop iteration (no timer, so no
+ * added delay under light load), after every event that arrived in that iteration was queued. Writing a socket's
+ * first frame of a turn at once instead cost one more syscall per socket per burst (measured: 0.63x raw-coalesced
+ * at 10k). Sockets that queued the same frames (the subscribers of one channel) share one concatenated buffer.
  *
  * Raw writes bypass ws's Sender, which is safe while the Sender is idle (no deflate, no Blob in flight: its own writes
  * are then synchronous and whole frames); otherwise the frame goes through `ws.send` like before.
@@ -55,8 +56,6 @@ export class FrameWriter {
   readonly #ws: WebSocket & WsInternals;
   #queue: Buffer[] | null = null;
   #queuedBytes = 0;
-  /** The turn in which this socket last wrote at once. */
-  #turn = -1;
 
   constructor(ws: WebSocket) {
     this.#ws = ws as WebSocket & WsInternals;
@@ -67,14 +66,8 @@ export class FrameWriter {
     return this.#ws.bufferedAmount + this.#queuedBytes;
   }
 
-  /** hot path: writes `frame` now if it is this socket's first of the turn, else queues it for the turn's flush. */
+  /** hot path: queues `frame` for the turn's flush. */
   write(frame: Buffer): void {
-    if (this.#queue === null && this.#turn !== turn) {
-      this.#turn = turn;
-      this.#writeNow(frame);
-      scheduleFlush();
-      return;
-    }
     if (this.#queue === null) {
       this.#queue = [frame];
       pending.push(this);
@@ -120,7 +113,6 @@ export class FrameWriter {
   /** The turn's flush: sockets with the same queued frames share one concatenation. */
   static flushPending(): void {
     scheduled = false;
-    turn++;
     const writers = pending;
     pending = [];
     let lastQueue: Buffer[] | null = null;
@@ -139,8 +131,6 @@ export class FrameWriter {
 
 let pending: FrameWriter[] = [];
 let scheduled = false;
-/** Advances at every flush: a socket writes at once at most once per turn. */
-let turn = 0;
 
 function scheduleFlush(): void {
   if (scheduled) return;
