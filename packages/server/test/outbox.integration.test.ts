@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { sql } from 'drizzle-orm';
 import type { Broker, BrokerMessage } from '../src/broker/broker.ts';
 import { openDatabase, queryRows, type Database } from '../src/db/client.ts';
-import { appendEvents, channelHash, channelPartition } from '../src/db/outbox.ts';
+import { appendEvents, channelHash, channelPartition, notifiedHashes } from '../src/db/outbox.ts';
 import { createLogger } from '../src/logger.ts';
 import { OutboxRelay } from '../src/outbox/relay.ts';
 import { createTestDatabase } from './helpers/database.ts';
@@ -207,4 +207,31 @@ test('the backoff holds while the broker refuses, however many notifications arr
   assert.ok(notifications >= 10, `${notifications} notifications`);
   assert.ok(attempts < notifications, `${attempts} attempts for ${notifications} notifications`);
   assert.ok(attempts >= 2 && attempts <= 6, `${attempts} attempts in 1.5 s`);
+});
+
+test('a commit wakes only the partitions of its channels; one of 800 channels (a payload too long for hashes) wakes them all', async (t) => {
+  const { db } = await createTestDatabase(t);
+  const broker = new RecordingBroker();
+  const relay = relayFor(db, broker, 600_000, 8); // no poll during the test: only notifications wake it
+  const batches: number[] = [];
+  const publishBatch = relay.publishBatch.bind(relay);
+  relay.publishBatch = (partition = 0) => (batches.push(partition), publishBatch(partition));
+  await relay.start();
+  await until(() => batches.length >= 8); // the start looks at every partition once
+  await new Promise((r) => setTimeout(r, 200));
+  batches.length = 0;
+
+  await commit(db, [{ channel: 'post_one', type: 'e', data: null }]);
+  await until(() => broker.published.length === 1);
+  assert.deepEqual([...new Set(batches)], [channelPartition('post_one', 8)]);
+
+  batches.length = 0;
+  const many = Array.from({ length: 800 }, (_, i) => ({ channel: `post_many_${i}`, type: 'e', data: null }));
+  await commit(db, many);
+  await until(() => broker.published.length === 801);
+  await relay.stop();
+  assert.deepEqual([...new Set(batches)].sort(), [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(notifiedHashes('h:12,7'), [12, 7]);
+  assert.equal(notifiedHashes('1234'), null);
+  assert.equal(notifiedHashes('h:x'), null);
 });

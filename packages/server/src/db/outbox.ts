@@ -7,13 +7,25 @@
  * Channels are locked in sorted order so two transactions that touch the same channels cannot deadlock.
  */
 import { createHash } from 'node:crypto';
-import { and, asc, inArray, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import { and, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import { queryRows, type Queryable } from './client.ts';
 import { newId } from './ids.ts';
 import { outbox, publishKeys } from './schema.ts';
 
-/** NOTIFY channel the relay listens on; the payload is the highest new outbox id, never event data. */
+/**
+ * NOTIFY channel the relay listens on. The payload names the stored channel hashes of the new rows (`h:<hash>,<hash>…`,
+ * so a relay wakes only their partitions), or, when a transaction wrote more than NOTIFY_MAX_HASHES channels, the
+ * highest new outbox id (any payload but `h:…` wakes every partition). Never event data.
+ */
 export const OUTBOX_NOTIFY_CHANNEL = 'realtime_outbox';
+const NOTIFY_MAX_HASHES = 64;
+
+/** The channel hashes a NOTIFY payload names, or null when it wakes every partition. */
+export function notifiedHashes(payload: string): number[] | null {
+  if (!payload.startsWith('h:')) return null;
+  const hashes = payload.slice(2).split(',').map(Number);
+  return hashes.every((h) => Number.isInteger(h) && h >= 0) ? hashes : null;
+}
 
 export interface NewEvent {
   /** Wire key of the channel, e.g. `user_<id>` or `post_<id>`. */
@@ -65,12 +77,23 @@ export async function appendEvents(on: Queryable, events: readonly NewEvent[]): 
           select e.event_id, e.channel, h.last_offset - c.n + e.seq, e.type, e.payload
           from events e join heads h using (channel) join counts c using (channel)
           order by e.ord
-          returning id, event_id, channel, "offset", type, payload, created_at
+          returning id, event_id, channel, "offset", type, payload, created_at, channel_hash
+        ),
+        notified as (
+          select pg_notify(${OUTBOX_NOTIFY_CHANNEL},
+                   case when count(distinct channel_hash) <= ${NOTIFY_MAX_HASHES}
+                        then 'h:' || string_agg(distinct channel_hash::text, ',')
+                        else max(id)::text end)
+          from inserted
         )
-        select inserted.*, (select pg_notify(${OUTBOX_NOTIFY_CHANNEL}, max(id)::text) from inserted) as notified
+        select inserted.id, event_id, channel, "offset", type, payload, created_at, (select 1 from notified) as notified
         from inserted order by id`,
   );
-  return rows.map((row) => ({
+  return rows.map(fromRow);
+}
+
+function fromRow(row: OutboxRow): StoredEvent {
+  return {
     rowId: Number(row.id),
     id: row.event_id,
     channel: row.channel,
@@ -78,7 +101,7 @@ export async function appendEvents(on: Queryable, events: readonly NewEvent[]): 
     type: row.type,
     data: row.payload,
     ts: new Date(row.created_at).getTime(),
-  }));
+  };
 }
 
 /** An outbox row as `appendEvents` reads it back (bigints may come as strings, depending on the driver). */
@@ -125,18 +148,36 @@ export interface OutboxPartition {
 }
 
 /**
- * Locks and returns up to `limit` unpublished rows of one partition in id order (call inside a transaction).
+ * In one statement: bounds the transaction's statements and idle time by `holdMs`, takes the partition's
+ * transaction-scoped advisory lock (`lockClass`, partition index) if it is free, and when it got it locks and returns
+ * up to `limit` unpublished rows of the partition in id order; null when another transaction holds the partition.
  * The scan walks the small unpublished-rows index in id order and skips other partitions' rows.
  */
-export async function lockUnpublished(tx: Queryable, partition: OutboxPartition, limit: number): Promise<StoredEvent[]> {
-  const rows = await tx
-    .select()
-    .from(outbox)
-    .where(and(isNull(outbox.publishedAt), sql`${outbox.channelHash} % ${partition.count} = ${partition.index}`))
-    .orderBy(asc(outbox.id))
-    .limit(limit)
-    .for('update');
-  return rows.map(toStoredEvent);
+export async function lockPartitionBatch(
+  tx: Queryable,
+  partition: OutboxPartition,
+  options: { lockClass: number; holdMs: number; limit: number },
+): Promise<StoredEvent[] | null> {
+  const hold = String(options.holdMs);
+  const rows = await queryRows<OutboxRow & { locked: boolean }>(
+    tx,
+    sql`with guard as materialized (
+          select set_config('statement_timeout', ${hold}, true),
+                 set_config('idle_in_transaction_session_timeout', ${hold}, true),
+                 pg_try_advisory_xact_lock(${options.lockClass}, ${partition.index}) as locked
+        ),
+        batch as (
+          select o.id, o.event_id, o.channel, o."offset", o.type, o.payload, o.created_at
+          from guard, realtime.outbox o
+          where guard.locked and o.published_at is null and o.channel_hash % ${partition.count} = ${partition.index}
+          order by o.id
+          limit ${options.limit}
+          for update of o
+        )
+        select guard.locked, batch.* from guard left join batch on true order by batch.id`,
+  );
+  if (!rows[0]?.locked) return null;
+  return rows.filter((row) => row.id !== null).map(fromRow);
 }
 
 export async function markPublished(tx: Queryable, rowIds: readonly number[]): Promise<void> {

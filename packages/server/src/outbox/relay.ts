@@ -10,20 +10,28 @@
  * - A relay's hold on a partition is bounded: its transaction runs with `statement_timeout` and
  *   `idle_in_transaction_session_timeout` of HOLD_MS, so PostgreSQL ends the session of a frozen or cut-off
  *   node, which releases the lock and rolls back its marks; another relay takes the partition on its next
- *   pass. A relay that finds it was stalled past PUBLISH_BY_MS after taking the lock gives the batch up
+ *   pass. A relay that finds it was stalled past PUBLISH_BY_MS since it asked for the lock gives the batch up
  *   rather than publish rows another relay may already have published. What remains is at-least-once: a
  *   relay stalled after its publish and before its commit leaves rows that are published again; the
  *   gateway drops duplicates by event id.
- * - Wakes on NOTIFY (the payload is only an id) and polls every `pollMs` as a fallback, so a lost
- *   notification or a relay that was down only delays delivery. While it backs off after a failure (up to
- *   5 s), notifications wait for the backoff instead of cutting it short.
+ * - Wakes on NOTIFY, which names the partitions of the new rows (their channel hashes), and works on only those:
+ *   each partition has its own batch loop (at most MAX_PARALLEL_PARTITIONS at once), so a commit waits neither for
+ *   a pass over the other partitions nor for a batch of another partition. Every `pollMs` all partitions are
+ *   looked at, as a fallback: a lost notification or a relay that was down only delays delivery. While it backs
+ *   off after a failure (up to 5 s), notifications wait for the backoff instead of cutting it short.
  */
 import { performance } from 'node:perf_hooks';
-import { sql } from 'drizzle-orm';
 import { encodeFrame } from '@fonana-realtime/protocol';
 import type { Broker, BrokerMessage } from '../broker/broker.ts';
-import { queryRows, type Database } from '../db/client.ts';
-import { lockUnpublished, markPublished, OUTBOX_NOTIFY_CHANNEL, pruneOutbox, type StoredEvent } from '../db/outbox.ts';
+import type { Database } from '../db/client.ts';
+import {
+  lockPartitionBatch,
+  markPublished,
+  notifiedHashes,
+  OUTBOX_NOTIFY_CHANNEL,
+  pruneOutbox,
+  type StoredEvent,
+} from '../db/outbox.ts';
 import { IDEMPOTENCY_WINDOW_SECONDS } from '../db/publish.ts';
 import type { Logger } from '../logger.ts';
 
@@ -55,13 +63,17 @@ export class OutboxRelay {
   readonly #options: OutboxRelayOptions;
   readonly #partitions: number;
   #running = false;
-  #wakeRequested = false;
-  #loop: Promise<void> | null = null;
-  #timer: NodeJS.Timeout | null = null;
+  /** Partitions that may have rows to publish (named by a NOTIFY, or all of them at a poll), in the order to take them. */
+  readonly #due = new Set<number>();
+  /** The batch loops running now, by partition. */
+  readonly #loops = new Map<number, Promise<void>>();
+  #pollTimer: NodeJS.Timeout | null = null;
+  #backoffTimer: NodeJS.Timeout | null = null;
   #unlisten: (() => Promise<void>) | null = null;
   #failures = 0;
-  #lastPrune = 0;
-  /** Where the next pass starts, turning each pass, so relays of several nodes do not all queue on partition 0. */
+  #lastPrune = Date.now();
+  #pruning: Promise<void> | null = null;
+  /** Where a wake of every partition starts, turning each time, so relays of several nodes do not all queue on partition 0. */
   #firstPartition: number;
 
   constructor(options: OutboxRelayOptions) {
@@ -73,83 +85,91 @@ export class OutboxRelay {
   /** Starts listening and publishes whatever is already waiting. */
   async start(): Promise<void> {
     this.#running = true;
-    this.#unlisten = await this.#options.db.listen(OUTBOX_NOTIFY_CHANNEL, () => this.wake());
+    this.#unlisten = await this.#options.db.listen(OUTBOX_NOTIFY_CHANNEL, (payload) => this.#onNotify(payload));
+    this.#pollTimer = setInterval(() => this.#poll(), this.#options.pollMs);
+    this.#pollTimer.unref();
     this.wake();
   }
 
-  /** Asks for a pass now (coalesced with one in progress); while backing off, at the end of the backoff. */
-  wake(): void {
+  /**
+   * Asks for a batch of the given partitions (default: every one) now, coalesced with a batch in progress; while
+   * backing off, at the end of the backoff.
+   */
+  wake(partitions?: Iterable<number>): void {
     if (!this.#running) return;
-    this.#wakeRequested = true;
-    if (this.#failures > 0 && this.#timer) return;
-    this.#startPass();
+    if (partitions) {
+      for (const p of partitions) this.#due.add(p);
+    } else {
+      for (let i = 0; i < this.#partitions; i++) this.#due.add((this.#firstPartition + i) % this.#partitions);
+      this.#firstPartition = (this.#firstPartition + 1) % this.#partitions;
+    }
+    this.#startLoops();
   }
 
   /** Stops after the batches in progress; rows not yet published stay for the next start. */
   async stop(): Promise<void> {
     this.#running = false;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
+    for (const timer of [this.#pollTimer, this.#backoffTimer]) if (timer) clearTimeout(timer);
+    this.#pollTimer = this.#backoffTimer = null;
     await this.#unlisten?.();
     this.#unlisten = null;
-    await this.#loop;
+    await Promise.all([...this.#loops.values(), this.#pruning]);
   }
 
-  #startPass(): void {
-    if (this.#timer) {
-      clearTimeout(this.#timer);
-      this.#timer = null;
-    }
-    this.#loop ??= this.#run().finally(() => {
-      this.#loop = null;
-      this.#schedule();
-    });
+  #onNotify(payload: string): void {
+    const hashes = notifiedHashes(payload);
+    this.wake(hashes ? hashes.map((h) => h % this.#partitions) : undefined);
   }
 
-  #schedule(): void {
-    if (!this.#running) return;
-    if (this.#failures === 0 && this.#wakeRequested) return this.#startPass();
-    const delay = this.#failures === 0 ? this.#options.pollMs : Math.min(MAX_BACKOFF_MS, 100 * 2 ** this.#failures);
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      this.#wakeRequested = true;
-      this.#startPass();
-    }, delay);
-    this.#timer.unref();
-  }
-
-  async #run(): Promise<void> {
-    while (this.#running && this.#wakeRequested) {
-      this.#wakeRequested = false;
-      try {
-        await this.#publishAllPartitions();
-        await this.#pruneNowAndThen();
-      } catch (err) {
-        this.#failures++;
-        // Once per outage, not per retry; the recovery is logged below.
-        if (this.#failures === 1) this.#options.logger.warn({ err: errorText(err) }, 'outbox relay could not publish; retrying with backoff');
-        return;
-      }
-      if (this.#failures > 0) this.#options.logger.info({ failedAttempts: this.#failures }, 'outbox relay publishing again');
-      this.#failures = 0;
+  #poll(): void {
+    this.wake();
+    if (!this.#pruning && Date.now() - this.#lastPrune >= PRUNE_EVERY_MS) {
+      this.#lastPrune = Date.now();
+      this.#pruning = this.#pruneLogged().finally(() => (this.#pruning = null));
     }
   }
 
-  /** One pass: every partition until it has nothing left, up to MAX_PARALLEL_PARTITIONS at a time; throws the first failure. */
-  async #publishAllPartitions(): Promise<void> {
-    const order = Array.from({ length: this.#partitions }, (_, i) => (this.#firstPartition + i) % this.#partitions);
-    this.#firstPartition = (this.#firstPartition + 1) % this.#partitions;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < order.length && this.#running) {
-        const partition = order[next++]!;
+  /** Starts a batch loop for due partitions without one, up to MAX_PARALLEL_PARTITIONS; none while backing off. */
+  #startLoops(): void {
+    for (const partition of this.#due) {
+      if (!this.#running || this.#backoffTimer || this.#loops.size >= MAX_PARALLEL_PARTITIONS) return;
+      if (!this.#loops.has(partition)) this.#loops.set(partition, this.#runPartition(partition));
+    }
+  }
+
+  /** Publishes one partition's batches while it is due; a wake during a batch makes it due again. */
+  async #runPartition(partition: number): Promise<void> {
+    try {
+      while (this.#running && !this.#backoffTimer && this.#due.delete(partition)) {
         while ((await this.publishBatch(partition)) === BATCH_SIZE && this.#running);
+        this.#succeeded();
       }
-    };
-    const workers = Array.from({ length: Math.min(MAX_PARALLEL_PARTITIONS, order.length) }, worker);
-    const outcomes = await Promise.allSettled(workers);
-    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-    if (failed) throw failed.reason;
+    } catch (err) {
+      this.#due.add(partition);
+      this.#failed(err);
+    } finally {
+      this.#loops.delete(partition);
+      this.#startLoops();
+    }
+  }
+
+  #succeeded(): void {
+    if (this.#failures === 0) return;
+    this.#options.logger.info({ failedAttempts: this.#failures }, 'outbox relay publishing again');
+    this.#failures = 0;
+  }
+
+  /** One failure per backoff period counts (batches of other partitions failing with it are the same outage). */
+  #failed(err: unknown): void {
+    if (this.#backoffTimer || !this.#running) return;
+    this.#failures++;
+    // Once per outage, not per retry; the recovery is logged above.
+    if (this.#failures === 1) this.#options.logger.warn({ err: errorText(err) }, 'outbox relay could not publish; retrying with backoff');
+    this.#backoffTimer = setTimeout(() => {
+      this.#backoffTimer = null;
+      this.#startLoops();
+    }, Math.min(MAX_BACKOFF_MS, 100 * 2 ** this.#failures));
+    this.#backoffTimer.unref();
   }
 
   /**
@@ -160,19 +180,17 @@ export class OutboxRelay {
     const { db, broker } = this.#options;
     let events: StoredEvent[] = [];
     await db.orm.transaction(async (tx) => {
-      const [lock] = await queryRows<{ locked: boolean }>(
-        tx,
-        sql`select set_config('statement_timeout', ${String(HOLD_MS)}, true),
-                   set_config('idle_in_transaction_session_timeout', ${String(HOLD_MS)}, true),
-                   pg_try_advisory_xact_lock(${RELAY_LOCK_CLASS}, ${partition}) as locked`,
-      );
-      if (!lock?.locked) return;
-      const lockedAt = performance.now();
-      events = await lockUnpublished(tx, { index: partition, count: this.#partitions }, BATCH_SIZE);
-      if (events.length === 0) return;
+      const askedAt = performance.now();
+      const batch = await lockPartitionBatch(tx, { index: partition, count: this.#partitions }, {
+        lockClass: RELAY_LOCK_CLASS,
+        holdMs: HOLD_MS,
+        limit: BATCH_SIZE,
+      });
+      if (!batch || batch.length === 0) return;
+      events = batch;
       // The monotonic clock runs on while the process is stopped: a relay frozen here may have lost its
       // session, and its rows may have been published by another relay since; do not publish them as new.
-      const stalledMs = performance.now() - lockedAt;
+      const stalledMs = performance.now() - askedAt;
       if (stalledMs > PUBLISH_BY_MS) throw new Error(`outbox relay stalled ${Math.round(stalledMs)} ms holding partition ${partition}; batch given up`);
       await broker.publish(events.map(toBrokerMessage));
       await markPublished(tx, events.map((e) => e.rowId));
@@ -181,11 +199,13 @@ export class OutboxRelay {
     return events.length;
   }
 
-  async #pruneNowAndThen(): Promise<void> {
-    if (Date.now() - this.#lastPrune < PRUNE_EVERY_MS) return;
-    this.#lastPrune = Date.now();
-    const pruned = await this.prune();
-    if (pruned > 0) this.#options.logger.info({ pruned }, 'pruned published outbox rows');
+  async #pruneLogged(): Promise<void> {
+    try {
+      const pruned = await this.prune();
+      if (pruned > 0) this.#options.logger.info({ pruned }, 'pruned published outbox rows');
+    } catch (err) {
+      this.#options.logger.warn({ err: errorText(err) }, 'outbox relay could not prune published rows; trying again later');
+    }
   }
 
   /** Deletes published rows older than the retention period (and stale publish keys); returns rows deleted. */
