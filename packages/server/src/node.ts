@@ -26,6 +26,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { Metrics } from './metrics.ts';
 import { startMetricsServer } from './metrics-server.ts';
 import { listenError, StartupError } from './startup-error.ts';
+import { CommittedPublisher } from './outbox/committed-publisher.ts';
 import { OutboxRelay } from './outbox/relay.ts';
 import { ExpirySweep } from './outbox/expiry-sweep.ts';
 import { withinDeadline } from './deadline.ts';
@@ -58,6 +59,7 @@ export class GatewayNode {
   readonly hub: Hub;
   readonly gateway: WebSocketGateway;
   readonly relay: OutboxRelay;
+  readonly committedPublisher: CommittedPublisher;
   readonly expirySweep: ExpirySweep;
   readonly app: FastifyInstance;
   readonly metrics: Metrics;
@@ -76,6 +78,7 @@ export class GatewayNode {
     hub: Hub;
     gateway: WebSocketGateway;
     relay: OutboxRelay;
+    committedPublisher: CommittedPublisher;
     expirySweep: ExpirySweep;
     app: FastifyInstance;
     metrics: Metrics;
@@ -89,6 +92,7 @@ export class GatewayNode {
     this.hub = parts.hub;
     this.gateway = parts.gateway;
     this.relay = parts.relay;
+    this.committedPublisher = parts.committedPublisher;
     this.expirySweep = parts.expirySweep;
     this.app = parts.app;
     this.metrics = parts.metrics;
@@ -197,6 +201,10 @@ export class GatewayNode {
       { onResubscribed },
       logger,
     );
+    const onPublished = (count: number, lagMs: number) => {
+      metrics.outboxPublished.inc(count);
+      metrics.outboxLag.observe(lagMs / 1000);
+    };
     const relay = new OutboxRelay({
       db,
       broker,
@@ -204,11 +212,9 @@ export class GatewayNode {
       pollMs: config.timings.outboxPollMs,
       retentionMs: config.timings.outboxRetentionMs,
       partitions: config.outbox.partitions,
-      onPublished: (count, lagMs) => {
-        metrics.outboxPublished.inc(count);
-        metrics.outboxLag.observe(lagMs / 1000);
-      },
+      onPublished,
     });
+    const committedPublisher = new CommittedPublisher({ db, broker, logger, onPublished });
     let node: GatewayNode | null = null;
     const selfUrl = () => `http://${loopbackFor(config.host)}:${node!.port}`;
     const app = await buildApp({
@@ -217,6 +223,7 @@ export class GatewayNode {
       logger,
       tokens,
       readiness: () => node!.readiness(),
+      onCommitted: committedPublisher.publish,
       ...(options.demo ? { demo: { ...options.demo, selfUrl } } : {}),
     });
     started.push(() => app.close());
@@ -228,6 +235,7 @@ export class GatewayNode {
       hub,
       gateway,
       relay,
+      committedPublisher,
       expirySweep,
       app,
       metrics,
@@ -290,6 +298,7 @@ export class GatewayNode {
       ['expiry sweep', () => this.expirySweep.stop()],
       ['outbox relay', () => this.relay.stop()],
       ['http server', () => this.#closeHttp()],
+      ['committed-event publisher', () => this.committedPublisher.close()],
       ['metrics server', () => new Promise<void>((resolve) => (this.#metricsServer ? this.#metricsServer.close(() => resolve()) : resolve()))],
       ['broker', () => (this.#ownsBroker ? this.broker.close() : Promise.resolve())],
       ['database', () => (this.#ownsDb ? this.db.close() : Promise.resolve())],

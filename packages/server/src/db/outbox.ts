@@ -51,9 +51,10 @@ export interface StoredEvent {
  * Writes events into the outbox and wakes the relays at commit, in one statement: the channels' counters (taken in
  * channel order), the rows (ids in the order of `events`) and the NOTIFY. Called inside the transaction of the change
  * the events announce; a plain publish calls it on its own, so the counter row is locked only while PostgreSQL runs
- * that one statement, never across round trips.
+ * that one statement, never across round trips. With `notify: false` no relay is woken: for a caller that hands the
+ * events to the broker itself after the commit (outbox/committed-publisher.ts); the relays' poll is their fallback.
  */
-export async function appendEvents(on: Queryable, events: readonly NewEvent[]): Promise<StoredEvent[]> {
+export async function appendEvents(on: Queryable, events: readonly NewEvent[], options: { notify?: boolean } = {}): Promise<StoredEvent[]> {
   if (events.length === 0) return [];
   const seen = new Map<string, number>();
   const values = events.map((e, ord) => {
@@ -79,13 +80,15 @@ export async function appendEvents(on: Queryable, events: readonly NewEvent[]): 
           order by e.ord
           returning id, event_id, channel, "offset", type, payload, created_at, channel_hash
         ),
-        notified as (
-          select pg_notify(${OUTBOX_NOTIFY_CHANNEL},
-                   case when count(distinct channel_hash) <= ${NOTIFY_MAX_HASHES}
-                        then 'h:' || string_agg(distinct channel_hash::text, ',')
-                        else max(id)::text end)
-          from inserted
-        )
+        notified as (${
+          options.notify === false
+            ? sql`select null`
+            : sql`select pg_notify(${OUTBOX_NOTIFY_CHANNEL},
+                    case when count(distinct channel_hash) <= ${NOTIFY_MAX_HASHES}
+                         then 'h:' || string_agg(distinct channel_hash::text, ',')
+                         else max(id)::text end)
+                  from inserted`
+        })
         select inserted.id, event_id, channel, "offset", type, payload, created_at, (select 1 from notified) as notified
         from inserted order by id`,
   );
@@ -103,6 +106,9 @@ function fromRow(row: OutboxRow): StoredEvent {
     ts: new Date(row.created_at).getTime(),
   };
 }
+
+/** Called with the events a transaction wrote once it committed (in the order they were written). */
+export type OnCommitted = (events: readonly StoredEvent[]) => void;
 
 /** An outbox row as `appendEvents` reads it back (bigints may come as strings, depending on the driver). */
 interface OutboxRow {

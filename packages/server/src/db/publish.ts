@@ -2,7 +2,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { queryRows, type Orm } from './client.ts';
 import { newId } from './ids.ts';
-import { appendEvents, type NewEvent } from './outbox.ts';
+import { appendEvents, type NewEvent, type OnCommitted, type StoredEvent } from './outbox.ts';
 import { publishKeys } from './schema.ts';
 
 /** How long an idempotency key keeps returning the same event id. */
@@ -11,20 +11,25 @@ export const IDEMPOTENCY_WINDOW_SECONDS = 300;
 /**
  * Commits one event (with its outbox row) and returns its id. With an `idempotencyKey` seen in the last
  * 5 minutes, writes nothing and returns the id of the first event (`duplicate: true`); concurrent requests
- * with the same new key are serialised by the key's row lock, so exactly one of them writes.
+ * with the same new key are serialised by the key's row lock, so exactly one of them writes. With `onCommitted`, the
+ * event is handed to it after the commit instead of waking the relays (outbox/committed-publisher.ts).
  */
 export async function publishEvent(
   db: Orm,
   event: Omit<NewEvent, 'id'>,
   idempotencyKey?: string,
+  onCommitted?: OnCommitted,
 ): Promise<{ id: string; duplicate: boolean }> {
+  const notify = !onCommitted;
   if (idempotencyKey === undefined) {
     // One statement, committed on its own: no transaction held open across round trips.
-    const [stored] = await appendEvents(db, [event]);
-    return { id: stored!.id, duplicate: false };
+    const stored = await appendEvents(db, [event], { notify });
+    onCommitted?.(stored);
+    return { id: stored[0]!.id, duplicate: false };
   }
   // The key's claim and the event commit together: a failure leaves the key free for the retry.
-  return db.transaction(async (tx) => {
+  let written: StoredEvent[] = [];
+  const result = await db.transaction(async (tx) => {
     const id = newId();
     const claimed = await queryRows<{ event_id: string }>(
       tx,
@@ -40,7 +45,9 @@ export async function publishEvent(
         .where(eq(publishKeys.key, idempotencyKey));
       return { id: existing!.eventId, duplicate: true };
     }
-    await appendEvents(tx, [{ ...event, id }]);
+    written = await appendEvents(tx, [{ ...event, id }], { notify });
     return { id, duplicate: false };
   });
+  onCommitted?.(written);
+  return result;
 }

@@ -9,7 +9,7 @@ import { subscriptionUpdated } from '../domain/events.ts';
 import { normalizeTier } from '../domain/tiers.ts';
 import type { Orm, Queryable } from './client.ts';
 import { viewerFactsForCreator } from './entitlements.ts';
-import { appendEvents } from './outbox.ts';
+import { appendEvents, type OnCommitted, type StoredEvent } from './outbox.ts';
 import { listCreatorPosts } from './posts.ts';
 import { subscriptionNotices, subscriptions } from './schema.ts';
 
@@ -60,8 +60,15 @@ export type CancelResult =
  * Cancels a subscription now: `isActive = false` (access ends at once), `validUntil` kept as the record of what was
  * paid for. Cancelling an inactive subscription changes and sends nothing.
  */
-export async function cancelSubscription(db: Orm, userId: string, creatorId: string, now = new Date()): Promise<CancelResult> {
-  return db.transaction(async (tx) => {
+export async function cancelSubscription(
+  db: Orm,
+  userId: string,
+  creatorId: string,
+  options: { now?: Date; onCommitted?: OnCommitted } = {},
+): Promise<CancelResult> {
+  const now = options.now ?? new Date();
+  let written: StoredEvent[] = [];
+  const result = await db.transaction(async (tx): Promise<CancelResult> => {
     const [row] = await tx
       .select({ id: subscriptions.id, plan: subscriptions.plan, isActive: subscriptions.isActive, validUntil: subscriptions.validUntil })
       .from(subscriptions)
@@ -76,9 +83,11 @@ export async function cancelSubscription(db: Orm, userId: string, creatorId: str
       { userId, creatorId, plan: row.plan, previousPlan: row.plan, status: 'cancelled', validUntil: row.validUntil },
       now,
     );
-    const [stored] = await appendEvents(tx, [event]);
-    return { found: true, alreadyCancelled: false, plan, validUntil: row.validUntil.toISOString(), eventId: stored!.id };
+    written = await appendEvents(tx, [event], { notify: !options.onCommitted });
+    return { found: true, alreadyCancelled: false, plan, validUntil: row.validUntil.toISOString(), eventId: written[0]!.id };
   });
+  options.onCommitted?.(written);
+  return result;
 }
 
 /**

@@ -6,7 +6,7 @@
 import { sql } from 'drizzle-orm';
 import { userDisconnected } from '../domain/events.ts';
 import { queryRows, type Orm, type Queryable } from './client.ts';
-import { appendEvents } from './outbox.ts';
+import { appendEvents, type OnCommitted, type StoredEvent } from './outbox.ts';
 
 export interface UserAuthState {
   readonly exists: boolean;
@@ -36,9 +36,10 @@ export function issuedTooEarly(issuedAt: number | null, notBefore: number | null
  * one second, so not-before is the start of the next second: a token issued in the same second as the disconnect
  * is refused too. Never lowers an earlier not-before. Returns the not-before time in ms.
  */
-export async function disconnectUser(db: Orm, userId: string, now = Date.now()): Promise<number> {
-  const requested = (Math.floor(now / 1000) + 1) * 1000;
-  return db.transaction(async (tx) => {
+export async function disconnectUser(db: Orm, userId: string, options: { now?: number; onCommitted?: OnCommitted } = {}): Promise<number> {
+  const requested = (Math.floor((options.now ?? Date.now()) / 1000) + 1) * 1000;
+  let written: StoredEvent[] = [];
+  const raised = await db.transaction(async (tx) => {
     const [row] = await queryRows<{ not_before: Date | string }>(
       tx,
       sql`insert into realtime.token_not_before (user_id, not_before) values (${userId}, ${new Date(requested).toISOString()})
@@ -47,7 +48,9 @@ export async function disconnectUser(db: Orm, userId: string, now = Date.now()):
           returning not_before`,
     );
     const notBefore = new Date(row!.not_before).getTime();
-    await appendEvents(tx, [userDisconnected(userId, { notBefore })]);
+    written = await appendEvents(tx, [userDisconnected(userId, { notBefore })], { notify: !options.onCommitted });
     return notBefore;
   });
+  options.onCommitted?.(written);
+  return raised;
 }

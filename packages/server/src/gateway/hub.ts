@@ -33,6 +33,12 @@ const EMPTY: ReadonlySet<Connection> = new Set();
 const MAX_HELD_EVENTS = 10_000;
 /** Longest hole a node fills from history for its own stream; a longer one means resync. */
 const MAX_GAP_FILL = 10_000;
+/**
+ * How long a hole may stay open before it is filled from history. Events of one channel committed by concurrent
+ * requests are published as each commits (outbox/committed-publisher.ts), so an event often comes a moment before
+ * the one ahead of it; that one usually arrives within this time, and no history read is needed.
+ */
+const FILL_GRACE_MS = 20;
 /** Waits between attempts to fill a hole while history cannot be read; after the last, resync. */
 const FILL_RETRY_DELAYS_MS = [100, 500, 2000];
 /** Channels per query when comparing every served channel with history after a broker reconnect. */
@@ -316,9 +322,11 @@ export class Hub {
   #startFill(stream: ChannelStream): void {
     if (stream.filling) return;
     stream.filling = true;
-    void this.#fill(stream).finally(() => {
-      stream.filling = false;
-    });
+    setTimeout(() => {
+      void this.#fill(stream).finally(() => {
+        stream.filling = false;
+      });
+    }, FILL_GRACE_MS).unref();
   }
 
   /** Fills the stream's holes from history until nothing is held or the stream is gone; resync when it cannot. */

@@ -19,6 +19,7 @@ import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { demoRoutes, type DemoOptions } from './routes/demo.ts';
 import { userRoutes } from './routes/users.ts';
 import type { TokenOptions } from '../auth/tokens.ts';
+import type { OnCommitted } from '../db/outbox.ts';
 
 export interface AppDeps {
   readonly config: Config;
@@ -26,6 +27,11 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly tokens: TokenOptions;
   readonly readiness: () => Promise<Readiness>;
+  /**
+   * Takes the events a request committed, to publish them at once (outbox/committed-publisher.ts); without it the
+   * routes' events wake the outbox relays.
+   */
+  readonly onCommitted?: OnCommitted;
   /** Demo mode only: the demo page and its routes (routes/demo.ts). */
   readonly demo?: DemoOptions & { selfUrl: () => string };
 }
@@ -82,7 +88,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((_req, reply) => reply.status(404).send(errorBody('GW_ERR_NOT_FOUND', 'no such route')));
 
   await app.register(healthRoutes, { readiness: deps.readiness });
-  const v1 = { prefix: '/v1', db: deps.db, config: deps.config };
+  const v1 = { prefix: '/v1', db: deps.db, config: deps.config, ...(deps.onCommitted ? { onCommitted: deps.onCommitted } : {}) };
   await app.register(publishRoutes, v1);
   await app.register(paymentRoutes, v1);
   await app.register(subscriptionRoutes, v1);

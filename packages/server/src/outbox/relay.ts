@@ -219,7 +219,8 @@ export class OutboxRelay {
   }
 }
 
-function errorText(err: unknown): string {
+/** An error's message alone, for a log line. */
+export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 

@@ -5,8 +5,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import type { Config } from '../../config/config.ts';
-import type { Database } from '../../db/client.ts';
+import type { RouteDeps } from '../route-deps.ts';
 import { confirmPayment, type PaymentConfirmation } from '../../db/payments.ts';
 import { GatewayError } from '../../errors.ts';
 import { verifySignature } from '../signature.ts';
@@ -40,7 +39,7 @@ declare module 'fastify' {
   }
 }
 
-export const paymentRoutes: FastifyPluginAsync<{ db: Database; config: Config }> = async (app, { db, config }) => {
+export const paymentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { db, config, onCommitted }) => {
   // The signature covers the exact bytes: keep the raw body (only in this plugin's scope).
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     req.rawBody = body as string;
@@ -63,7 +62,7 @@ export const paymentRoutes: FastifyPluginAsync<{ db: Database; config: Config }>
       },
     },
     async (req, reply) => {
-      const { result, replayed } = await confirmPayment(db.orm, parseConfirmation(req.body));
+      const { result, replayed } = await confirmPayment(db.orm, parseConfirmation(req.body), { onCommitted });
       if (replayed) reply.header('idempotent-replay', 'true');
       return result;
     },

@@ -5,8 +5,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { channelKey, parseChannel, userChannel, isValidId } from '@fonana-realtime/protocol';
-import type { Config } from '../../config/config.ts';
-import type { Database } from '../../db/client.ts';
+import type { RouteDeps } from '../route-deps.ts';
 import { publishEvent } from '../../db/publish.ts';
 import { GatewayError } from '../../errors.ts';
 import { requireApiKey } from '../api-key.ts';
@@ -33,7 +32,7 @@ const bodySchema = {
   additionalProperties: false,
 } as const;
 
-export const publishRoutes: FastifyPluginAsync<{ db: Database; config: Config }> = async (app, { db, config }) => {
+export const publishRoutes: FastifyPluginAsync<RouteDeps> = async (app, { db, config, onCommitted }) => {
   app.post<{ Body: PublishBody }>(
     '/publish',
     { onRequest: requireApiKey(config.apiKey), schema: { body: bodySchema } },
@@ -53,7 +52,7 @@ export const publishRoutes: FastifyPluginAsync<{ db: Database; config: Config }>
       }
       const problem = unstorableJson(data);
       if (problem) throw new GatewayError('GW_ERR_BAD_REQUEST', `data: ${problem}`, 'data');
-      const result = await publishEvent(db.orm, { channel: key, type, data: data ?? null }, idempotencyKey);
+      const result = await publishEvent(db.orm, { channel: key, type, data: data ?? null }, idempotencyKey, onCommitted);
       return { id: result.id, channel: key, duplicate: result.duplicate };
     },
   );

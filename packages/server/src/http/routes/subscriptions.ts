@@ -1,14 +1,13 @@
 /** `POST /v1/subscriptions/cancel` (API key) `{userId, creatorId}`: access ends now, `subscription-updated` says so. */
 import type { FastifyPluginAsync } from 'fastify';
-import type { Config } from '../../config/config.ts';
-import type { Database } from '../../db/client.ts';
+import type { RouteDeps } from '../route-deps.ts';
 import { cancelSubscription } from '../../db/subscriptions.ts';
 import { GatewayError } from '../../errors.ts';
 import { requireApiKey } from '../api-key.ts';
 
 const id = { type: 'string', minLength: 1, maxLength: 128 } as const;
 
-export const subscriptionRoutes: FastifyPluginAsync<{ db: Database; config: Config }> = async (app, { db, config }) => {
+export const subscriptionRoutes: FastifyPluginAsync<RouteDeps> = async (app, { db, config, onCommitted }) => {
   app.post<{ Body: { userId: string; creatorId: string } }>(
     '/subscriptions/cancel',
     {
@@ -18,7 +17,7 @@ export const subscriptionRoutes: FastifyPluginAsync<{ db: Database; config: Conf
       },
     },
     async (req) => {
-      const result = await cancelSubscription(db.orm, req.body.userId, req.body.creatorId);
+      const result = await cancelSubscription(db.orm, req.body.userId, req.body.creatorId, { onCommitted });
       if (!result.found) throw new GatewayError('GW_ERR_NOT_FOUND', 'no subscription for this user and creator');
       return {
         status: 'cancelled',

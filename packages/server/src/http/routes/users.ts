@@ -5,13 +5,12 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { isValidId } from '@fonana-realtime/protocol';
-import type { Config } from '../../config/config.ts';
-import type { Database } from '../../db/client.ts';
+import type { RouteDeps } from '../route-deps.ts';
 import { disconnectUser } from '../../db/token-not-before.ts';
 import { GatewayError } from '../../errors.ts';
 import { requireApiKey } from '../api-key.ts';
 
-export const userRoutes: FastifyPluginAsync<{ db: Database; config: Config }> = async (app, { db, config }) => {
+export const userRoutes: FastifyPluginAsync<RouteDeps> = async (app, { db, config, onCommitted }) => {
   app.post<{ Params: { id: string } }>(
     '/users/:id/disconnect',
     { onRequest: requireApiKey(config.apiKey) },
@@ -19,7 +18,7 @@ export const userRoutes: FastifyPluginAsync<{ db: Database; config: Config }> = 
       const userId = req.params.id;
       if (!isValidId(userId)) throw new GatewayError('GW_ERR_BAD_REQUEST', 'id: not a valid user id', 'id');
       // No existence check: a user deleted on the platform must still lose their open sockets.
-      const notBefore = await disconnectUser(db.orm, userId);
+      const notBefore = await disconnectUser(db.orm, userId, { onCommitted });
       return { userId, notBefore };
     },
   );
