@@ -182,7 +182,9 @@ test('two relays with 8 partitions publish every row once, each channel in offse
     const offsets = log.filter((m) => m.channel === channel).map((m) => m.offset);
     assert.deepEqual(offsets, offsets.map((_, i) => i + 1), `order of ${channel}`);
   }
-  assert.ok(brokers.every((b) => b.attempts > 0), 'both relays published');
+  // On PostgreSQL both relays take partitions. Two relays on one embedded database share one PGlite instance, which
+  // runs one transaction at a time in the order they were asked for: which relay publishes is then up to scheduling.
+  if (url) assert.ok(brokers.every((b) => b.attempts > 0), 'both relays published');
 });
 
 test('the backoff holds while the broker refuses, however many notifications arrive', async (t) => {
