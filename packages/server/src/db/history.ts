@@ -14,29 +14,34 @@ export interface ChannelHead {
 }
 
 /**
- * The head of one channel. A channel without events gets its counter row (offset 0, a new epoch) here, so the epoch
- * a subscriber is told now is the one its first events will carry.
+ * The heads of the given channels, in one statement for all of them. A channel without events gets its counter row
+ * (offset 0, a new epoch) here, so the epoch a subscriber is told now is the one its first events will carry.
  */
-export async function ensureChannelHead(db: Queryable, channel: string): Promise<ChannelHead> {
+export async function ensureChannelHeads(db: Queryable, channels: readonly string[]): Promise<Map<string, ChannelHead>> {
+  const heads = new Map<string, ChannelHead>();
   // Two nodes creating the same row at once: the one that waited on the other's insert gets nothing back from
   // `do nothing`, and its select runs on a snapshot taken before that insert committed, so it finds no row either.
   // The row exists by then; a second statement (a new snapshot) reads it.
-  for (let attempt = 1; ; attempt++) {
-    const [row] = await queryRows<{ last_offset: string | number; epoch: string }>(
+  let missing = [...new Set(channels)];
+  for (let attempt = 1; missing.length > 0; attempt++) {
+    if (attempt > 3) throw new Error(`channel head of ${missing[0]}: no row after ${attempt - 1} attempts`);
+    const rows = await queryRows<{ channel: string; last_offset: string | number; epoch: string }>(
       db,
-      sql`with created as (
-            insert into realtime.channel_offsets (channel, last_offset) values (${channel}, 0)
+      sql`with wanted as (select unnest(${sql.param(missing)}::text[]) as channel),
+          created as (
+            insert into realtime.channel_offsets (channel, last_offset)
+            select channel, 0 from wanted order by channel
             on conflict (channel) do nothing
-            returning last_offset, epoch
+            returning channel, last_offset, epoch
           )
-          select last_offset, epoch from created
+          select channel, last_offset, epoch from created
           union all
-          select last_offset, epoch from realtime.channel_offsets where channel = ${channel}
-          limit 1`,
+          select o.channel, o.last_offset, o.epoch from realtime.channel_offsets o join wanted using (channel)`,
     );
-    if (row) return { offset: Number(row.last_offset), epoch: row.epoch };
-    if (attempt === 3) throw new Error(`channel head of ${channel}: no row after ${attempt} attempts`);
+    for (const row of rows) heads.set(row.channel, { offset: Number(row.last_offset), epoch: row.epoch });
+    missing = missing.filter((channel) => !heads.has(channel));
   }
+  return heads;
 }
 
 /** The heads of the given channels, in one query; channels without a row are left out. */

@@ -6,7 +6,8 @@
 import type { StreamPosition } from '@fonana-realtime/protocol';
 import type { BrokerMessage } from '../broker/broker.ts';
 import type { Database } from '../db/client.ts';
-import { channelEvents, channelHeads, ensureChannelHead, type ChannelHead } from '../db/history.ts';
+import { BatchedLookup } from '../cache/batched-lookup.ts';
+import { channelEvents, channelHeads, ensureChannelHeads, type ChannelHead } from '../db/history.ts';
 import type { Metrics } from '../metrics.ts';
 import { toBrokerMessage } from '../outbox/relay.ts';
 import type { EventCache } from './event-cache.ts';
@@ -31,9 +32,18 @@ export type Recovery =
 
 export class History {
   readonly #options: HistoryOptions;
+  /** The heads asked for in one event-loop turn (a connect storm's users' channels) are read in one statement; never remembered. */
+  readonly #heads: BatchedLookup<ChannelHead>;
 
   constructor(options: HistoryOptions) {
     this.#options = options;
+    this.#heads = new BatchedLookup(
+      (channels) => {
+        this.#options.metrics.historyQueries.inc({ kind: 'head' });
+        return ensureChannelHeads(this.#options.db.orm, channels);
+      },
+      { ttlMs: 0, maxEntries: 0 },
+    );
   }
 
   /** Keeps an event this node received in order, for later recoveries and gap fills. */
@@ -43,8 +53,7 @@ export class History {
 
   /** The channel's head in the database (a channel with no events gets its epoch now). */
   async head(channel: string): Promise<ChannelHead> {
-    this.#options.metrics.historyQueries.inc({ kind: 'head' });
-    return ensureChannelHead(this.#options.db.orm, channel);
+    return (await this.#heads.get(channel))!;
   }
 
   /** The heads of many channels in one query. */
