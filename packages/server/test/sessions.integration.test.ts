@@ -49,6 +49,53 @@ test('token-expiring comes ahead of exp; a fresh auth keeps the socket and its s
   refreshing.close();
 });
 
+test('sockets with different token expiries each close at their own exp + grace, in order; a closed or refreshed one drops out', async (t) => {
+  const gw = await startGateway(t, { env: { TOKEN_REFRESH_WINDOW_MS: '0', TOKEN_EXPIRY_GRACE_MS: '300' } });
+  const now = Math.floor(Date.now() / 1000);
+  const token = (userId: string, exp: number) =>
+    new SignJWT({ userId })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt(now - 1000)
+      .setExpirationTime(exp)
+      .sign(new TextEncoder().encode(TEST_SECRET));
+  // Opened latest-expiry first, so the one timer has to move earlier as sockets arrive.
+  const specs = [
+    { name: 'late', userId: 'demo-fan-vip', exp: now + 4 },
+    { name: 'gone', userId: 'demo-fan-free', exp: now + 2 },
+    { name: 'early', userId: 'demo-fan-basic', exp: now + 2 },
+    { name: 'middle', userId: 'demo-fan-premium', exp: now + 3 },
+    { name: 'refreshed', userId: 'demo-fan-none', exp: now + 2 },
+  ];
+  const clients = new Map<string, TestClient>();
+  for (const spec of specs) {
+    const client = await TestClient.open(`${gw.wsUrl}?token=${await token(spec.userId, spec.exp)}`);
+    await client.next('connected');
+    clients.set(spec.name, client);
+  }
+  clients.get('gone')!.close();
+  clients.get('refreshed')!.send({ type: 'auth', token: await gw.token('demo-fan-none', 600) });
+  assert.equal((await clients.get('refreshed')!.next('authenticated')).data.userId, 'demo-fan-none');
+
+  const closedAt = new Map<string, number>();
+  await Promise.all(
+    ['early', 'middle', 'late'].map(async (name) => {
+      const closed = await clients.get(name)!.closed;
+      closedAt.set(name, Date.now());
+      assert.deepEqual([closed.code, closed.reason], [4001, 'token expired'], name);
+    }),
+  );
+  for (const spec of specs.filter((s) => closedAt.has(s.name))) {
+    const at = closedAt.get(spec.name)!;
+    assert.ok(at >= spec.exp * 1000 + 300 - 20, `${spec.name} closed ${spec.exp * 1000 + 300 - at} ms before exp + grace`);
+    assert.ok(at < spec.exp * 1000 + 300 + 900, `${spec.name} closed ${at - spec.exp * 1000 - 300} ms after exp + grace`);
+  }
+  assert.ok(closedAt.get('early')! < closedAt.get('middle')! && closedAt.get('middle')! < closedAt.get('late')!);
+  const refreshed = clients.get('refreshed')!;
+  refreshed.send({ type: 'ping' });
+  assert.equal((await refreshed.next('pong')).type, 'pong', 'the refreshed socket outlived its first exp');
+  refreshed.close();
+});
+
 test('disconnect closes the user\'s sockets on both nodes with 4002 and no one else\'s; the old token stays refused', async (t) => {
   const { a, b } = await startTwoNodes(t);
   const oldToken = await a.token('demo-fan-basic');

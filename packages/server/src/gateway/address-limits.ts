@@ -20,6 +20,10 @@ const WINDOW_MS = 1000;
 const LOG_EVERY_MS = 10_000;
 /** Bound of the log throttle's memory; past it the throttle starts over. */
 const MAX_LOG_KEYS = 10_000;
+/** The counted peer address of an accepted TCP socket, read back by the one shared `close` listener. */
+const PEER = Symbol('peer');
+
+type CountedSocket = Socket & { [PEER]?: string };
 
 export interface AddressLimitsOptions {
   readonly limits: Limits;
@@ -40,9 +44,15 @@ export class AddressLimits {
   #attempts = new Map<string, number>();
   #windowStart = 0;
   readonly #lastLogged = new Map<string, number>();
+  /** One listener for every socket (a closure per socket cost ~250 bytes of each idle connection). */
+  readonly #peerClosed: (this: CountedSocket) => void;
 
   constructor(options: AddressLimitsOptions) {
     this.#options = options;
+    const connections = this.#connections;
+    this.#peerClosed = function () {
+      decrement(connections, this[PEER]!);
+    };
   }
 
   /** A TCP connection was accepted: counts it, or closes it when its peer is over MAX_SOCKETS_PER_ADDRESS. */
@@ -56,7 +66,8 @@ export class AddressLimits {
       return;
     }
     this.#connections.set(peer, open + 1);
-    socket.once('close', () => decrement(this.#connections, peer));
+    (socket as CountedSocket)[PEER] = peer;
+    socket.on('close', this.#peerClosed);
   }
 
   /** The client address of an upgrade request and whether it may open a socket now. Counts the attempt. */

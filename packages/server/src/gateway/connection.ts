@@ -40,7 +40,9 @@ export class Connection {
   expiresAt = 0;
   /** Token `iat`, ms since the epoch (null: none); a disconnect closes sockets whose token is older than its time. */
   issuedAt: number | null = null;
-  expiryTimer: NodeJS.Timeout | null = null;
+  /** When this socket's next token-lifetime step is due, and its place in token-lifetime.ts's heap (-1: none). */
+  lifetimeDue = 0;
+  lifetimeIndex = -1;
   /** When `token-expiring` is due for the current token, ms since the epoch. */
   warnAt = 0;
   /** The expiry `token-expiring` was last sent for (0: none), so each expiry is warned once. */
@@ -95,7 +97,6 @@ export class Connection {
     this.state = 'closing';
     const row = Codes[code];
     if (this.authTimer) clearTimeout(this.authTimer);
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
     if (code !== 'GW_ERR_SLOW_CONSUMER') this.#writer.flush();
     this.socket.close(row.close ?? 1000, row.reason);
   }

@@ -29,6 +29,8 @@ const USER_PREFIX = 'user_';
 /** Events after which a user's `post` subscriptions are checked again. */
 const ENTITLEMENT_EVENTS: ReadonlySet<string> = new Set([EventTypes.POST_PURCHASED, EventTypes.SUBSCRIPTION_UPDATED]);
 const EMPTY: ReadonlySet<Connection> = new Set();
+/** `held` of every stream that holds nothing (frozen: an insert must replace it). */
+const NOTHING_HELD: BrokerMessage[] = Object.freeze([]) as unknown as BrokerMessage[];
 /** Events one channel may hold back while a hole before them is filled; more means resync. */
 const MAX_HELD_EVENTS = 10_000;
 /** Longest hole a node fills from history for its own stream; a longer one means resync. */
@@ -86,20 +88,27 @@ class ChannelStream {
   delivered = -1;
   loading: Promise<void> | null = null;
   /** Events beyond a hole (or that arrived before the head was loaded), sorted by offset. */
-  held: BrokerMessage[] = [];
+  held: BrokerMessage[] = NOTHING_HELD;
   /** Highest offset known to exist in history (from a catch-up); filled up to even without a later live event. */
   fillTarget = 0;
   filling = false;
   readonly members = new Set<Connection>();
-  readonly joiners = new Map<Connection, Joiner>();
+  /** Sockets still joining; null when there are none (most streams, most of the time: an empty Map keeps its table). */
+  joiners: Map<Connection, Joiner> | null = null;
   /** Subscriptions plus, for a user stream, the user's sockets on this node. */
   refs = 0;
-  /** Settles once the broker routes the channel here (never rejects). */
-  routed: Promise<void> = Promise.resolve();
+  /** Settles once the broker routes the channel here (never rejects); null once it has. */
+  routed: Promise<void> | null = null;
 
   constructor(key: string) {
     this.key = key;
     this.userId = key.startsWith(USER_PREFIX) ? key.slice(USER_PREFIX.length) : null;
+  }
+
+  removeJoiner(conn: Connection): boolean {
+    if (!this.joiners?.delete(conn)) return false;
+    if (this.joiners.size === 0) this.joiners = null;
+    return true;
   }
 }
 
@@ -154,9 +163,9 @@ export class Hub {
     this.unsubscribe(conn, key);
     const joiner: Joiner = { buffer: [], floor: 0 };
     conn.channels.set(key, channel);
-    stream.joiners.set(conn, joiner);
+    (stream.joiners ??= new Map()).set(conn, joiner);
     this.#options.metrics.subscriptions.inc({ channel_type: channel.type });
-    const stillJoining = () => stream.joiners.get(conn) === joiner && this.#streams.get(key) === stream;
+    const stillJoining = () => stream.joiners?.get(conn) === joiner && this.#streams.get(key) === stream;
     try {
       await this.#load(stream);
       if (!stillJoining()) return false;
@@ -174,7 +183,7 @@ export class Hub {
       joiner.buffer = null;
       this.#sendAll(conn, buffered.filter((m) => m.offset > joiner.floor));
       if (stream.delivered >= joiner.floor) {
-        stream.joiners.delete(conn);
+        stream.removeJoiner(conn);
         stream.members.add(conn);
       }
       return true;
@@ -190,7 +199,7 @@ export class Hub {
     if (!channel) return false;
     conn.channels.delete(key);
     const stream = this.#streams.get(key);
-    if (stream && (stream.members.delete(conn) || stream.joiners.delete(conn))) this.#release(stream);
+    if (stream && (stream.members.delete(conn) || stream.removeJoiner(conn))) this.#release(stream);
     this.#options.metrics.subscriptions.dec({ channel_type: channel.type });
     return true;
   }
@@ -251,8 +260,13 @@ export class Hub {
   #retain(key: string): ChannelStream {
     let stream = this.#streams.get(key);
     if (!stream) {
-      this.#streams.set(key, (stream = new ChannelStream(key)));
-      stream.routed = this.#options.routing.addChannels([key]);
+      const created = (stream = new ChannelStream(key));
+      this.#streams.set(key, created);
+      const routed = this.#options.routing.addChannels([key]);
+      created.routed = routed;
+      void routed.then(() => {
+        if (created.routed === routed) created.routed = null;
+      });
     }
     stream.refs++;
     return stream;
@@ -275,7 +289,7 @@ export class Hub {
         stream.epoch = head.epoch;
         stream.delivered = head.offset;
         const held = stream.held;
-        stream.held = [];
+        stream.held = NOTHING_HELD;
         for (const message of held) this.#accept(stream, message);
       } finally {
         stream.loading = null;
@@ -299,6 +313,7 @@ export class Hub {
   }
 
   #hold(stream: ChannelStream, message: BrokerMessage): void {
+    if (stream.held === NOTHING_HELD) stream.held = [];
     const held = stream.held;
     let i = held.length;
     while (i > 0 && held[i - 1]!.offset > message.offset) i--;
@@ -371,19 +386,23 @@ export class Hub {
       return 0;
     }
     let sent = 0;
-    if (stream.members.size > 0 || stream.joiners.size > 0) {
+    const joiners = stream.joiners;
+    if (stream.members.size > 0 || joiners) {
       const bytes = Buffer.from(message.encoded);
       for (const conn of stream.members) if (conn.sendEncoded(bytes)) sent++;
-      for (const [conn, joiner] of stream.joiners) {
-        if (joiner.buffer) {
-          joiner.buffer.push(message);
-          continue;
+      if (joiners) {
+        for (const [conn, joiner] of joiners) {
+          if (joiner.buffer) {
+            joiner.buffer.push(message);
+            continue;
+          }
+          if (message.offset > joiner.floor && conn.sendEncoded(bytes)) sent++;
+          if (message.offset >= joiner.floor) {
+            joiners.delete(conn);
+            stream.members.add(conn);
+          }
         }
-        if (message.offset > joiner.floor && conn.sendEncoded(bytes)) sent++;
-        if (message.offset >= joiner.floor) {
-          stream.joiners.delete(conn);
-          stream.members.add(conn);
-        }
+        if (joiners.size === 0 && stream.joiners === joiners) stream.joiners = null;
       }
       this.#options.metrics.eventsDelivered.inc(sent);
       this.#options.metrics.framesOut.inc(sent);
@@ -418,7 +437,7 @@ export class Hub {
    */
   #resync(stream: ChannelStream): void {
     this.#options.metrics.gapFills.inc({ result: 'resync' });
-    const sockets = [...stream.members, ...stream.joiners.keys()];
+    const sockets = [...stream.members, ...(stream.joiners?.keys() ?? [])];
     for (const conn of sockets) {
       const channel = conn.channels.get(stream.key);
       if (!channel || !this.unsubscribe(conn, stream.key)) continue;
@@ -427,7 +446,7 @@ export class Hub {
         data: { channel: channelObject(channel), channelKey: stream.key, reason: 'resync' },
       });
     }
-    stream.held = [];
+    stream.held = NOTHING_HELD;
     stream.fillTarget = 0;
     stream.delivered = -1;
     if (this.#streams.get(stream.key) !== stream) return;

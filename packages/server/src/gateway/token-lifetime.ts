@@ -1,5 +1,5 @@
 /**
- * The lifetime of a socket's token, one timer per socket:
+ * The lifetime of a socket's token (one timer for all sockets, on the earliest due step):
  *
  *   auth ──▶ … ──(exp − lead)──▶ `token-expiring` ──(exp + TOKEN_EXPIRY_GRACE_MS)──▶ close 4001
  *                                      │ a fresh `auth` frame
@@ -29,6 +29,11 @@ export interface TokenLifetimeOptions {
 
 export class TokenLifetime {
   readonly #options: TokenLifetimeOptions;
+  /** The sockets with a pending step, a binary min-heap on `lifetimeDue` (each socket knows its index). */
+  readonly #heap: Connection[] = [];
+  /** One timer for all sockets, set for the heap's first due time (a timer per socket cost ~300 bytes each). */
+  #timer: NodeJS.Timeout | null = null;
+  #timerAt = Infinity;
 
   constructor(options: TokenLifetimeOptions) {
     this.#options = options;
@@ -36,27 +41,97 @@ export class TokenLifetime {
 
   /** (Re)starts the timer for `conn.expiresAt`; call after every successful authentication. */
   start(conn: Connection): void {
-    conn.warnAt = warningTime(conn.expiresAt, conn.issuedAt, Date.now(), this.#options.refreshWindowMs);
-    this.#step(conn);
+    const now = Date.now();
+    conn.warnAt = warningTime(conn.expiresAt, conn.issuedAt, now, this.#options.refreshWindowMs);
+    this.#step(conn, now);
+    this.#arm();
   }
 
   stop(conn: Connection): void {
-    if (conn.expiryTimer) clearTimeout(conn.expiryTimer);
-    conn.expiryTimer = null;
+    this.#remove(conn);
   }
 
-  #step(conn: Connection): void {
-    this.stop(conn);
+  #step(conn: Connection, now: number): void {
+    this.#remove(conn);
     if (conn.state !== 'open') return;
-    const now = Date.now();
     const closeAt = conn.expiresAt + this.#options.graceMs;
     if (now >= closeAt) return conn.close('GW_ERR_AUTH_EXPIRED');
     if (conn.warnedExpiresAt !== conn.expiresAt && now >= conn.warnAt) {
       conn.warnedExpiresAt = conn.expiresAt;
       conn.sendFrame({ type: 'token-expiring', data: { expiresAt: conn.expiresAt } });
     }
-    const next = conn.warnedExpiresAt === conn.expiresAt ? closeAt : conn.warnAt;
-    conn.expiryTimer = setTimeout(() => this.#step(conn), Math.min(next - now, MAX_TIMER_MS));
-    conn.expiryTimer.unref();
+    this.#insert(conn, conn.warnedExpiresAt === conn.expiresAt ? closeAt : conn.warnAt);
+  }
+
+  readonly #run = (): void => {
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    const now = Date.now();
+    while (this.#heap.length > 0 && this.#heap[0]!.lifetimeDue <= now) this.#step(this.#heap[0]!, now);
+    this.#arm();
+  };
+
+  /** Sets the timer for the first due time, unless it is set for that time or earlier already. */
+  #arm(): void {
+    const first = this.#heap[0];
+    if (!first) return;
+    const now = Date.now();
+    const at = Math.min(first.lifetimeDue, now + MAX_TIMER_MS);
+    if (at >= this.#timerAt) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#run, Math.max(0, at - now));
+    this.#timer.unref();
+  }
+
+  #insert(conn: Connection, due: number): void {
+    conn.lifetimeDue = due;
+    conn.lifetimeIndex = this.#heap.length;
+    this.#heap.push(conn);
+    this.#up(conn.lifetimeIndex);
+  }
+
+  #remove(conn: Connection): void {
+    const i = conn.lifetimeIndex;
+    if (i < 0) return;
+    conn.lifetimeIndex = -1;
+    const last = this.#heap.pop()!;
+    if (last === conn) return;
+    this.#heap[i] = last;
+    last.lifetimeIndex = i;
+    this.#down(i);
+    this.#up(last.lifetimeIndex);
+  }
+
+  #up(i: number): void {
+    const heap = this.#heap;
+    const conn = heap[i]!;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const parent = heap[p]!;
+      if (parent.lifetimeDue <= conn.lifetimeDue) break;
+      heap[i] = parent;
+      parent.lifetimeIndex = i;
+      i = p;
+    }
+    heap[i] = conn;
+    conn.lifetimeIndex = i;
+  }
+
+  #down(i: number): void {
+    const heap = this.#heap;
+    const conn = heap[i]!;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= heap.length) break;
+      if (c + 1 < heap.length && heap[c + 1]!.lifetimeDue < heap[c]!.lifetimeDue) c++;
+      const child = heap[c]!;
+      if (conn.lifetimeDue <= child.lifetimeDue) break;
+      heap[i] = child;
+      child.lifetimeIndex = i;
+      i = c;
+    }
+    heap[i] = conn;
+    conn.lifetimeIndex = i;
   }
 }
