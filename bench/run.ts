@@ -3,11 +3,11 @@
  * and .svg. `--smoke`: tiny sizes (the smoke run of `npm test`). Scenarios that need PostgreSQL and Redis
  * (two nodes, all cores) run when BENCH_DATABASE_URL and REDIS_URL are set.
  *
- *   npm run bench                     # or: node --import tsx bench/run.ts [--smoke] [--only=fanout,latency]
+ *   npm run bench                     # or: node --import tsx bench/run.ts [--smoke] [--only=fanout,latency] [--peers=ws,raw]
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379 npm run bench
  */
 import { report, type ScenarioResult } from './lib/report.ts';
-import { pinLoadGenerator } from './lib/servers.ts';
+import { pinLoadGenerator, type Peer } from './lib/servers.ts';
 import { stopKeptServers, type ScenarioOptions } from './lib/scenario.ts';
 import { idleMemory } from './scenarios/idle-memory.ts';
 import { fanout } from './scenarios/fanout.ts';
@@ -34,11 +34,12 @@ const scenarios: Entry[] = [
 const placement = pinLoadGenerator();
 const smoke = process.argv.includes('--smoke');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const peers = process.argv.find((a) => a.startsWith('--peers='))?.slice(8).split(',') as Peer[] | undefined;
 console.log(`# fonana-realtime benchmark suite${smoke ? ' (smoke)' : ''}: ${placement}`);
 for (const [name, scenario] of scenarios) {
   if (only && !only.includes(name)) continue;
   const started = performance.now();
-  const result = await scenario({ smoke });
+  const result = await scenario({ smoke, ...(peers ? { peers } : {}) });
   result.settings.placement ??= placement;
   const files = report(result);
   console.log(`\n(${name}: ${((performance.now() - started) / 1000).toFixed(1)} s; ${files.json}, ${files.svg})`);
