@@ -1,6 +1,6 @@
-import { and, count, desc, eq } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { NotificationRow } from '@fonana-realtime/protocol';
-import type { Queryable } from './client.ts';
+import { queryRows, type Queryable } from './client.ts';
 import { notifications } from './schema.ts';
 
 const notificationColumns = {
@@ -21,18 +21,28 @@ export function toNotificationRow(row: StoredNotification): NotificationRow {
   return { ...row, createdAt: row.createdAt.toISOString() };
 }
 
-/** The newest `limit` unread notifications of a user and the total number of unread ones. */
+/**
+ * The newest `limit` unread notifications of a user and the total number of unread ones, in one statement (the
+ * window count is taken before the limit). It runs on every `notifications` subscribe: drizzle's select builder
+ * allocated ~78 KB per call for the two queries it replaced, and during a connect storm that garbage lived long
+ * enough to be promoted and left the old space fragmented (bench/RESULTS.md, idle memory).
+ */
 export async function unreadNotifications(
   db: Queryable,
   userId: string,
   limit = 20,
 ): Promise<{ notifications: NotificationRow[]; count: number }> {
-  const unread = and(eq(notifications.userId, userId), eq(notifications.isRead, false));
-  const [rows, total] = await Promise.all([
-    db.select(notificationColumns).from(notifications).where(unread).orderBy(desc(notifications.createdAt)).limit(limit),
-    db.select({ n: count() }).from(notifications).where(unread),
-  ]);
-  return { notifications: rows.map(toNotificationRow), count: total[0]?.n ?? 0 };
+  const rows = await queryRows<NotificationRow & { total: string | number }>(
+    db,
+    sql`select "id", "userId", "type", "title", "message", "isRead", "metadata",
+               to_char("createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as "createdAt", count(*) over () as "total"
+          from "notifications" where "userId" = ${userId} and "isRead" = false
+         order by "notifications"."createdAt" desc limit ${limit}`,
+  );
+  return {
+    notifications: rows.map(({ total: _, ...row }) => row),
+    count: rows.length === 0 ? 0 : Number(rows[0]!.total),
+  };
 }
 
 export interface NewNotification {
