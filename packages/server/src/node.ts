@@ -214,7 +214,15 @@ export class GatewayNode {
       partitions: config.outbox.partitions,
       onPublished,
     });
-    const committedPublisher = new CommittedPublisher({ db, broker, logger, onPublished });
+    const committedPublisher = new CommittedPublisher({
+      db,
+      broker,
+      logger,
+      onPublished,
+      deliverLocally: (messages) => {
+        for (const message of messages) deliverTo(hub, gateway!, message);
+      },
+    });
     let node: GatewayNode | null = null;
     const selfUrl = () => `http://${loopbackFor(config.host)}:${node!.port}`;
     const app = await buildApp({

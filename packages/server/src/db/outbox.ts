@@ -156,13 +156,14 @@ export interface OutboxPartition {
 /**
  * In one statement: bounds the transaction's statements and idle time by `holdMs`, takes the partition's
  * transaction-scoped advisory lock (`lockClass`, partition index) if it is free, and when it got it locks and returns
- * up to `limit` unpublished rows of the partition in id order; null when another transaction holds the partition.
+ * up to `limit` unpublished rows of the partition in id order (with `minAgeMs`, only rows written at least that long
+ * ago); null when another transaction holds the partition.
  * The scan walks the small unpublished-rows index in id order and skips other partitions' rows.
  */
 export async function lockPartitionBatch(
   tx: Queryable,
   partition: OutboxPartition,
-  options: { lockClass: number; holdMs: number; limit: number },
+  options: { lockClass: number; holdMs: number; limit: number; minAgeMs?: number },
 ): Promise<StoredEvent[] | null> {
   const hold = String(options.holdMs);
   const rows = await queryRows<OutboxRow & { locked: boolean }>(
@@ -176,6 +177,7 @@ export async function lockPartitionBatch(
           select o.id, o.event_id, o.channel, o."offset", o.type, o.payload, o.created_at
           from guard, realtime.outbox o
           where guard.locked and o.published_at is null and o.channel_hash % ${partition.count} = ${partition.index}
+            ${options.minAgeMs ? sql`and o.created_at <= now() - make_interval(secs => ${options.minAgeMs / 1000})` : sql``}
           order by o.id
           limit ${options.limit}
           for update of o

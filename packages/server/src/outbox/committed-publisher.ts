@@ -2,6 +2,8 @@
  * Publishes the events a request on this node committed, right after the commit, instead of leaving them to a
  * relay's round trips (NOTIFY, then lock and select in a transaction of its own). Such rows are written without a
  * NOTIFY (`appendEvents(…, { notify: false })`), and this publisher marks them published once the broker took them.
+ * This node's own sockets get the events at once too (`deliverLocally`), without waiting for the broker to echo them
+ * back; the echo is then a duplicate, which the hub drops by offset.
  *
  * The relay stays the guarantee: rows this publisher could not hand over (broker down, node killed after the commit)
  * are still unpublished, and a relay's poll (`OUTBOX_POLL_MS`) publishes them. A poll that finds rows between their
@@ -9,7 +11,7 @@
  * channel committed by concurrent requests may reach the broker out of offset order; a node holds an event that
  * comes early until the one before it arrives (gateway/hub.ts).
  */
-import type { Broker } from '../broker/broker.ts';
+import type { Broker, BrokerMessage } from '../broker/broker.ts';
 import type { Database } from '../db/client.ts';
 import { markPublished, type StoredEvent } from '../db/outbox.ts';
 import type { Logger } from '../logger.ts';
@@ -22,6 +24,8 @@ export interface CommittedPublisherOptions {
   readonly db: Database;
   readonly broker: Broker;
   readonly logger: Logger;
+  /** Hands events to this node's hub, as if they had come from the broker. */
+  readonly deliverLocally?: (messages: readonly BrokerMessage[]) => void;
   /** Called after each published batch with the number of events and the age of the first (metrics). */
   readonly onPublished?: (count: number, lagMs: number) => void;
 }
@@ -56,9 +60,15 @@ export class CommittedPublisher {
   }
 
   async #publish(events: readonly StoredEvent[]): Promise<void> {
-    const { broker, logger, onPublished } = this.#options;
+    const { broker, logger, onPublished, deliverLocally } = this.#options;
+    const messages = events.map(toBrokerMessage);
     try {
-      await broker.publish(events.map(toBrokerMessage));
+      deliverLocally?.(messages);
+    } catch (err) {
+      logger.error({ err }, 'could not hand committed events to this node; they arrive through the broker');
+    }
+    try {
+      await broker.publish(messages);
     } catch (err) {
       // Once per outage; the relay's poll publishes these rows.
       if (!this.#publishFailing) logger.warn({ err: errorText(err) }, 'could not publish committed events at once; the outbox relay will');

@@ -17,8 +17,11 @@
  * - Wakes on NOTIFY, which names the partitions of the new rows (their channel hashes), and works on only those:
  *   each partition has its own batch loop (at most MAX_PARALLEL_PARTITIONS at once), so a commit waits neither for
  *   a pass over the other partitions nor for a batch of another partition. Every `pollMs` all partitions are
- *   looked at, as a fallback: a lost notification or a relay that was down only delays delivery. While it backs
- *   off after a failure (up to 5 s), notifications wait for the backoff instead of cutting it short.
+ *   looked at, as a fallback: a lost notification or a relay that was down only delays delivery. A poll leaves
+ *   rows younger than POLL_MIN_AGE_MS alone: rows written without a NOTIFY are being published by the node that
+ *   committed them (committed-publisher.ts), and a poll between their commit and their mark would publish them
+ *   twice. While it backs off after a failure (up to 5 s), notifications wait for the backoff instead of cutting
+ *   it short.
  */
 import { performance } from 'node:perf_hooks';
 import { encodeFrame } from '@fonana-realtime/protocol';
@@ -46,6 +49,8 @@ export const HOLD_MS = 3000;
 const PUBLISH_BY_MS = 1000;
 /** Partitions one relay works on at once (each a pooled connection). */
 const MAX_PARALLEL_PARTITIONS = 4;
+/** Rows a poll leaves to the node that committed them (see above). */
+const POLL_MIN_AGE_MS = 1000;
 
 export interface OutboxRelayOptions {
   readonly db: Database;
@@ -63,8 +68,11 @@ export class OutboxRelay {
   readonly #options: OutboxRelayOptions;
   readonly #partitions: number;
   #running = false;
-  /** Partitions that may have rows to publish (named by a NOTIFY, or all of them at a poll), in the order to take them. */
-  readonly #due = new Set<number>();
+  /**
+   * Partitions that may have rows to publish (named by a NOTIFY, or all of them at a poll), in the order to take
+   * them, each with the age a row must have for its next batch (0 after a NOTIFY: every row).
+   */
+  readonly #due = new Map<number, number>();
   /** The batch loops running now, by partition. */
   readonly #loops = new Map<number, Promise<void>>();
   #pollTimer: NodeJS.Timeout | null = null;
@@ -88,7 +96,7 @@ export class OutboxRelay {
     this.#unlisten = await this.#options.db.listen(OUTBOX_NOTIFY_CHANNEL, (payload) => this.#onNotify(payload));
     this.#pollTimer = setInterval(() => this.#poll(), this.#options.pollMs);
     this.#pollTimer.unref();
-    this.wake();
+    this.#wakeAll(0);
   }
 
   /**
@@ -96,14 +104,22 @@ export class OutboxRelay {
    * backing off, at the end of the backoff.
    */
   wake(partitions?: Iterable<number>): void {
+    if (!partitions) return this.#wakeAll(0);
     if (!this.#running) return;
-    if (partitions) {
-      for (const p of partitions) this.#due.add(p);
-    } else {
-      for (let i = 0; i < this.#partitions; i++) this.#due.add((this.#firstPartition + i) % this.#partitions);
-      this.#firstPartition = (this.#firstPartition + 1) % this.#partitions;
-    }
+    for (const p of partitions) this.#markDue(p, 0);
     this.#startLoops();
+  }
+
+  #wakeAll(minAgeMs: number): void {
+    if (!this.#running) return;
+    for (let i = 0; i < this.#partitions; i++) this.#markDue((this.#firstPartition + i) % this.#partitions, minAgeMs);
+    this.#firstPartition = (this.#firstPartition + 1) % this.#partitions;
+    this.#startLoops();
+  }
+
+  #markDue(partition: number, minAgeMs: number): void {
+    const due = this.#due.get(partition);
+    this.#due.set(partition, due === undefined ? minAgeMs : Math.min(due, minAgeMs));
   }
 
   /** Stops after the batches in progress; rows not yet published stay for the next start. */
@@ -122,7 +138,7 @@ export class OutboxRelay {
   }
 
   #poll(): void {
-    this.wake();
+    this.#wakeAll(POLL_MIN_AGE_MS);
     if (!this.#pruning && Date.now() - this.#lastPrune >= PRUNE_EVERY_MS) {
       this.#lastPrune = Date.now();
       this.#pruning = this.#pruneLogged().finally(() => (this.#pruning = null));
@@ -131,7 +147,7 @@ export class OutboxRelay {
 
   /** Starts a batch loop for due partitions without one, up to MAX_PARALLEL_PARTITIONS; none while backing off. */
   #startLoops(): void {
-    for (const partition of this.#due) {
+    for (const partition of this.#due.keys()) {
       if (!this.#running || this.#backoffTimer || this.#loops.size >= MAX_PARALLEL_PARTITIONS) return;
       if (!this.#loops.has(partition)) this.#loops.set(partition, this.#runPartition(partition));
     }
@@ -139,13 +155,16 @@ export class OutboxRelay {
 
   /** Publishes one partition's batches while it is due; a wake during a batch makes it due again. */
   async #runPartition(partition: number): Promise<void> {
+    let minAgeMs = 0;
     try {
-      while (this.#running && !this.#backoffTimer && this.#due.delete(partition)) {
-        while ((await this.publishBatch(partition)) === BATCH_SIZE && this.#running);
+      while (this.#running && !this.#backoffTimer && this.#due.has(partition)) {
+        minAgeMs = this.#due.get(partition)!;
+        this.#due.delete(partition);
+        while ((await this.publishBatch(partition, minAgeMs)) === BATCH_SIZE && this.#running);
         this.#succeeded();
       }
     } catch (err) {
-      this.#due.add(partition);
+      this.#markDue(partition, minAgeMs);
       this.#failed(err);
     } finally {
       this.#loops.delete(partition);
@@ -176,7 +195,7 @@ export class OutboxRelay {
    * One batch of one partition: returns how many rows it published (0 when none waited or another relay
    * holds the partition). Exposed for tests and benchmarks.
    */
-  async publishBatch(partition = 0): Promise<number> {
+  async publishBatch(partition = 0, minAgeMs = 0): Promise<number> {
     const { db, broker } = this.#options;
     let events: StoredEvent[] = [];
     await db.orm.transaction(async (tx) => {
@@ -185,6 +204,7 @@ export class OutboxRelay {
         lockClass: RELAY_LOCK_CLASS,
         holdMs: HOLD_MS,
         limit: BATCH_SIZE,
+        minAgeMs,
       });
       if (!batch || batch.length === 0) return;
       events = batch;
