@@ -4,6 +4,7 @@ import { decodeJwt, SignJWT } from 'jose';
 import { startGateway, TEST_SECRET } from './helpers/gateway.ts';
 import { startTwoNodes } from './helpers/two-nodes.ts';
 import { TestClient } from './helpers/ws-client.ts';
+import { disconnectUser, userAuthStates } from '../src/db/token-not-before.ts';
 
 test('token-expiring comes ahead of exp; a fresh auth keeps the socket and its subscriptions past the first exp', async (t) => {
   const gw = await startGateway(t, { env: { TOKEN_REFRESH_WINDOW_MS: '4000', TOKEN_EXPIRY_GRACE_MS: '500' } });
@@ -164,4 +165,18 @@ test('a token without iat is refused once the user was disconnected', async (t) 
   const bad = await gw.api('/v1/users/bad%20id/disconnect', {});
   assert.equal(bad.status, 400);
   assert.equal(bad.body.error.code, 'GW_ERR_BAD_REQUEST');
+});
+
+test('the auth states of many users come in one query: unknown, never disconnected, disconnected', async (t) => {
+  const gw = await startGateway(t);
+  const notBefore = await disconnectUser(gw.db.orm, 'demo-fan-basic');
+  const states = await userAuthStates(gw.db.orm, ['demo-fan-basic', 'demo-fan-vip', 'no-such-user', 'demo-fan-basic']);
+  assert.deepEqual(
+    [...states].sort(([a], [b]) => a.localeCompare(b)),
+    [
+      ['demo-fan-basic', { exists: true, notBefore }],
+      ['demo-fan-vip', { exists: true, notBefore: null }],
+      ['no-such-user', { exists: false, notBefore: null }],
+    ],
+  );
 });

@@ -16,14 +16,23 @@ export interface UserAuthState {
 
 /** Whether the user exists and their token not-before time, in one query (it runs on every authentication). */
 export async function userAuthState(db: Queryable, userId: string): Promise<UserAuthState> {
-  const rows = await queryRows<{ exists: boolean; not_before: Date | string | null }>(
+  return (await userAuthStates(db, [userId])).get(userId)!;
+}
+
+/** `userAuthState` of many users in one query (a connect storm's authentications of one event-loop turn). */
+export async function userAuthStates(db: Queryable, userIds: readonly string[]): Promise<Map<string, UserAuthState>> {
+  const rows = await queryRows<{ id: string; exists: boolean; not_before: Date | string | null }>(
     db,
-    sql`select exists (select 1 from "users" where "id" = ${userId}) as "exists",
-               (select not_before from realtime.token_not_before where user_id = ${userId}) as not_before`,
+    sql`select ids.id,
+               exists (select 1 from "users" where "id" = ids.id) as "exists",
+               (select not_before from realtime.token_not_before where user_id = ids.id) as not_before
+        from unnest(${sql.param([...userIds])}::text[]) as ids(id)`,
   );
-  const row = rows[0];
-  const notBefore = row?.not_before == null ? null : new Date(row.not_before).getTime();
-  return { exists: row?.exists === true, notBefore };
+  const states = new Map<string, UserAuthState>();
+  for (const row of rows) {
+    states.set(row.id, { exists: row.exists === true, notBefore: row.not_before == null ? null : new Date(row.not_before).getTime() });
+  }
+  return states;
 }
 
 /** True when a token issued at `issuedAt` (ms, null: no `iat`) is refused by the user's not-before time. */

@@ -30,9 +30,10 @@ import type { Metrics } from '../metrics.ts';
 import { sessionKey, sessionTokenFromCookies, verifySessionToken } from '../auth/session-cookie.ts';
 import { verifyToken, type TokenOptions, type VerifiedToken } from '../auth/tokens.ts';
 import type { BrokerMessage } from '../broker/broker.ts';
-import { issuedTooEarly, userAuthState } from '../db/token-not-before.ts';
+import { issuedTooEarly, userAuthStates, type UserAuthState } from '../db/token-not-before.ts';
 import { DISCONNECT_EVENT, type DisconnectData } from '../domain/events.ts';
 import { KnownUsers } from '../auth/known-users.ts';
+import { BatchedLookup } from '../cache/batched-lookup.ts';
 import { revokedPosts } from './channel-access.ts';
 import { PostCache } from './post-cache.ts';
 import { Connection, GatewaySocket, type ConnectionOptions, type SocketOwner } from './connection.ts';
@@ -68,12 +69,15 @@ export class WebSocketGateway implements SocketOwner {
   readonly #sessionKey: Uint8Array | null;
   readonly #addressLimits: AddressLimits;
   readonly #users: KnownUsers;
+  /** Existence and token not-before time of the users authenticating in one event-loop turn, in one query; never remembered. */
+  readonly #authStates: BatchedLookup<UserAuthState>;
   #draining = false;
 
   constructor(options: WebSocketGatewayOptions) {
     this.#options = options;
     const { limits } = options.config;
     this.#users = new KnownUsers(options.db.orm, { ttlMs: options.config.timings.userCacheTtlMs, maxEntries: limits.userCacheSize });
+    this.#authStates = new BatchedLookup((userIds) => userAuthStates(options.db.orm, userIds), { ttlMs: 0, maxEntries: 0 });
     const posts = new PostCache(options.db.orm, {
       ttlMs: options.config.timings.postCacheTtlMs,
       maxEntries: limits.postCacheSize,
@@ -285,7 +289,7 @@ export class WebSocketGateway implements SocketOwner {
       session && this.#sessionKey
         ? await verifySessionToken(token, this.#sessionKey)
         : await verifyToken(token, this.#options.tokens);
-    const state = await userAuthState(this.#options.db.orm, verified.userId);
+    const state = (await this.#authStates.get(verified.userId))!;
     if (!state.exists) throw new GatewayError('GW_ERR_AUTH_UNKNOWN_USER');
     if (issuedTooEarly(verified.issuedAt, state.notBefore)) throw new GatewayError('GW_ERR_DISCONNECTED');
     if (this.#revokedHere(verified)) throw new GatewayError('GW_ERR_DISCONNECTED');
@@ -301,7 +305,7 @@ export class WebSocketGateway implements SocketOwner {
   /** Whether the token is still above the user's not-before time (true when that cannot be read: auth already passed). */
   async #stillAllowed(verified: VerifiedToken): Promise<boolean> {
     try {
-      const { notBefore } = await userAuthState(this.#options.db.orm, verified.userId);
+      const { notBefore } = (await this.#authStates.get(verified.userId))!;
       return !issuedTooEarly(verified.issuedAt, notBefore);
     } catch (err) {
       this.#options.logger.warn({ err }, 'could not re-check the token not-before time');
