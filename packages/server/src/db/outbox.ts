@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { and, inArray, isNotNull, lt, sql } from 'drizzle-orm';
-import { queryRows, type Queryable } from './client.ts';
+import { queryRows, type Orm, type Queryable, type Tx } from './client.ts';
 import { newId } from './ids.ts';
 import { outbox, publishKeys } from './schema.ts';
 
@@ -109,6 +109,31 @@ function fromRow(row: OutboxRow): StoredEvent {
 
 /** Called with the events a transaction wrote once it committed (in the order they were written). */
 export type OnCommitted = (events: readonly StoredEvent[]) => void;
+
+/** Writes events to the outbox inside the transaction it was made for. */
+export type AppendEvents = (events: readonly NewEvent[]) => Promise<StoredEvent[]>;
+
+/**
+ * Runs `work` in a transaction and writes its events with the `append` it is given. Without `onCommitted` they wake
+ * the relays at commit; with it they are written without a NOTIFY and handed to it once the transaction committed
+ * (outbox/committed-publisher.ts).
+ */
+export async function transactionWithEvents<T>(
+  db: Orm,
+  onCommitted: OnCommitted | undefined,
+  work: (tx: Tx, append: AppendEvents) => Promise<T>,
+): Promise<T> {
+  const written: StoredEvent[] = [];
+  const result = await db.transaction((tx) =>
+    work(tx, async (events) => {
+      const stored = await appendEvents(tx, events, { notify: !onCommitted });
+      written.push(...stored);
+      return stored;
+    }),
+  );
+  onCommitted?.(written);
+  return result;
+}
 
 /** An outbox row as `appendEvents` reads it back (bigints may come as strings, depending on the driver). */
 interface OutboxRow {

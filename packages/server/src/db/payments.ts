@@ -16,7 +16,7 @@ import type { Orm, Queryable, Tx } from './client.ts';
 import { findSubscription } from './entitlements.ts';
 import { newId } from './ids.ts';
 import { insertNotification } from './notifications.ts';
-import { appendEvents, type NewEvent, type OnCommitted, type StoredEvent } from './outbox.ts';
+import { transactionWithEvents, type AppendEvents, type OnCommitted } from './outbox.ts';
 import { findPost } from './posts.ts';
 import { creatorTierSettings, paymentConfirmations, postPurchases, subscriptions, transactions } from './schema.ts';
 import { subscriptionUpdatedEvent } from './subscriptions.ts';
@@ -61,11 +61,9 @@ export async function confirmPayment(
   options: { now?: Date; onCommitted?: OnCommitted } = {},
 ): Promise<{ result: ConfirmationResult; replayed: boolean }> {
   const now = options.now ?? new Date();
-  let written: StoredEvent[] = [];
-  const append: Append = async (tx, events) => (written = await appendEvents(tx, events, { notify: !options.onCommitted }));
   try {
     // A replay is found inside the transaction, under the pair's lock: no look-up before it costs every new payment a round trip.
-    const outcome = await db.transaction(async (tx) => {
+    return await transactionWithEvents(db, options.onCommitted, async (tx, append) => {
       // One confirmation at a time per buyer and post (or subscriber and creator): without this, two payments
       // for a pair that has no row yet would both see "none" and the second would overwrite the first.
       const target = confirmation.kind === 'post_purchase' ? confirmation.postId : confirmation.creatorId;
@@ -78,8 +76,6 @@ export async function confirmPayment(
           : await applySubscription(tx, confirmation, now, append);
       return { result, replayed: false };
     });
-    options.onCommitted?.(written);
-    return outcome;
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
     // The same signature was committed meanwhile for another pair (or by another writer of `transactions`).
@@ -104,10 +100,7 @@ async function storedResult(db: Queryable, c: PaymentConfirmation): Promise<Conf
   return result;
 }
 
-/** Writes a confirmation's events to the outbox (and keeps them for the caller's `onCommitted`). */
-type Append = (tx: Tx, events: NewEvent[]) => Promise<StoredEvent[]>;
-
-async function applyPurchase(tx: Tx, c: PostPurchaseConfirmation, now: Date, append: Append): Promise<ConfirmationResult> {
+async function applyPurchase(tx: Tx, c: PostPurchaseConfirmation, now: Date, append: AppendEvents): Promise<ConfirmationResult> {
   const post = await findPost(tx, c.postId);
   if (!post) throw invalid('postId: no such post', 'postId');
   if (!isPriced(post)) throw invalid('postId: the post is not for sale', 'postId');
@@ -152,7 +145,7 @@ async function applyPurchase(tx: Tx, c: PostPurchaseConfirmation, now: Date, app
     message: `${buyerName} bought "${post.title}"`,
     metadata: { postId: post.id, buyerId: c.userId, purchaseId, price: post.price, currency: post.currency },
   });
-  const events = await append(tx, [
+  const events = await append([
     postPurchased(c.userId, { postId: post.id, purchaseId, price: post.price!, currency: post.currency, post: unlockedPost(post) }),
     notificationCreated(notification),
   ]);
@@ -169,7 +162,7 @@ async function applyPurchase(tx: Tx, c: PostPurchaseConfirmation, now: Date, app
   });
 }
 
-async function applySubscription(tx: Tx, c: SubscriptionConfirmation, now: Date, append: Append): Promise<ConfirmationResult> {
+async function applySubscription(tx: Tx, c: SubscriptionConfirmation, now: Date, append: AppendEvents): Promise<ConfirmationResult> {
   const tier = normalizeTier(c.plan);
   if (tier === null) throw invalid('plan: unknown plan', 'plan');
   if (tier === 'free') throw invalid('plan: the free plan needs no payment', 'plan');
@@ -232,7 +225,7 @@ async function applySubscription(tx: Tx, c: SubscriptionConfirmation, now: Date,
     toSend.push(newSubscription({ creatorId: c.creatorId, userId: c.userId, plan: change.plan, validUntil: change.validUntil.toISOString() }));
   }
   toSend.push(notificationCreated(notification));
-  const events = await append(tx, toSend);
+  const events = await append(toSend);
   return storeResult(tx, {
     kind: 'subscription',
     txSignature: c.txSignature,

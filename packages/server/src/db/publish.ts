@@ -2,7 +2,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { queryRows, type Orm } from './client.ts';
 import { newId } from './ids.ts';
-import { appendEvents, type NewEvent, type OnCommitted, type StoredEvent } from './outbox.ts';
+import { appendEvents, transactionWithEvents, type NewEvent, type OnCommitted } from './outbox.ts';
 import { publishKeys } from './schema.ts';
 
 /** How long an idempotency key keeps returning the same event id. */
@@ -20,16 +20,14 @@ export async function publishEvent(
   idempotencyKey?: string,
   onCommitted?: OnCommitted,
 ): Promise<{ id: string; duplicate: boolean }> {
-  const notify = !onCommitted;
   if (idempotencyKey === undefined) {
     // One statement, committed on its own: no transaction held open across round trips.
-    const stored = await appendEvents(db, [event], { notify });
+    const stored = await appendEvents(db, [event], { notify: !onCommitted });
     onCommitted?.(stored);
     return { id: stored[0]!.id, duplicate: false };
   }
   // The key's claim and the event commit together: a failure leaves the key free for the retry.
-  let written: StoredEvent[] = [];
-  const result = await db.transaction(async (tx) => {
+  return transactionWithEvents(db, onCommitted, async (tx, append) => {
     const id = newId();
     const claimed = await queryRows<{ event_id: string }>(
       tx,
@@ -45,9 +43,7 @@ export async function publishEvent(
         .where(eq(publishKeys.key, idempotencyKey));
       return { id: existing!.eventId, duplicate: true };
     }
-    written = await appendEvents(tx, [{ ...event, id }], { notify });
+    await append([{ ...event, id }]);
     return { id, duplicate: false };
   });
-  onCommitted?.(written);
-  return result;
 }

@@ -9,7 +9,7 @@ import { subscriptionUpdated } from '../domain/events.ts';
 import { normalizeTier } from '../domain/tiers.ts';
 import type { Orm, Queryable } from './client.ts';
 import { viewerFactsForCreator } from './entitlements.ts';
-import { appendEvents, type OnCommitted, type StoredEvent } from './outbox.ts';
+import { appendEvents, transactionWithEvents, type OnCommitted } from './outbox.ts';
 import { listCreatorPosts } from './posts.ts';
 import { subscriptionNotices, subscriptions } from './schema.ts';
 
@@ -67,8 +67,7 @@ export async function cancelSubscription(
   options: { now?: Date; onCommitted?: OnCommitted } = {},
 ): Promise<CancelResult> {
   const now = options.now ?? new Date();
-  let written: StoredEvent[] = [];
-  const result = await db.transaction(async (tx): Promise<CancelResult> => {
+  return transactionWithEvents(db, options.onCommitted, async (tx, append): Promise<CancelResult> => {
     const [row] = await tx
       .select({ id: subscriptions.id, plan: subscriptions.plan, isActive: subscriptions.isActive, validUntil: subscriptions.validUntil })
       .from(subscriptions)
@@ -83,11 +82,9 @@ export async function cancelSubscription(
       { userId, creatorId, plan: row.plan, previousPlan: row.plan, status: 'cancelled', validUntil: row.validUntil },
       now,
     );
-    written = await appendEvents(tx, [event], { notify: !options.onCommitted });
-    return { found: true, alreadyCancelled: false, plan, validUntil: row.validUntil.toISOString(), eventId: written[0]!.id };
+    const [stored] = await append([event]);
+    return { found: true, alreadyCancelled: false, plan, validUntil: row.validUntil.toISOString(), eventId: stored!.id };
   });
-  options.onCommitted?.(written);
-  return result;
 }
 
 /**

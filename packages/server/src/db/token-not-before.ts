@@ -6,7 +6,7 @@
 import { sql } from 'drizzle-orm';
 import { userDisconnected } from '../domain/events.ts';
 import { queryRows, type Orm, type Queryable } from './client.ts';
-import { appendEvents, type OnCommitted, type StoredEvent } from './outbox.ts';
+import { transactionWithEvents, type OnCommitted } from './outbox.ts';
 
 export interface UserAuthState {
   readonly exists: boolean;
@@ -47,8 +47,7 @@ export function issuedTooEarly(issuedAt: number | null, notBefore: number | null
  */
 export async function disconnectUser(db: Orm, userId: string, options: { now?: number; onCommitted?: OnCommitted } = {}): Promise<number> {
   const requested = (Math.floor((options.now ?? Date.now()) / 1000) + 1) * 1000;
-  let written: StoredEvent[] = [];
-  const raised = await db.transaction(async (tx) => {
+  return transactionWithEvents(db, options.onCommitted, async (tx, append) => {
     const [row] = await queryRows<{ not_before: Date | string }>(
       tx,
       sql`insert into realtime.token_not_before (user_id, not_before) values (${userId}, ${new Date(requested).toISOString()})
@@ -57,9 +56,7 @@ export async function disconnectUser(db: Orm, userId: string, options: { now?: n
           returning not_before`,
     );
     const notBefore = new Date(row!.not_before).getTime();
-    written = await appendEvents(tx, [userDisconnected(userId, { notBefore })], { notify: !options.onCommitted });
+    await append([userDisconnected(userId, { notBefore })]);
     return notBefore;
   });
-  options.onCommitted?.(written);
-  return raised;
 }
