@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EventFrame } from '@fonana-realtime/protocol';
-import { publishEvent } from '../../server/src/db/publish.ts';
+import { EventPublisher } from '../../server/src/db/publish.ts';
 import { clientFor, next, startRestartableGateway } from './helpers.ts';
 
 test('after a server restart, events published while it was down arrive once, in order, with no recovery lost', async (t) => {
@@ -27,9 +27,10 @@ test('after a server restart, events published while it was down arrive once, in
 
   await g.stop();
   // While the gateway is down: two events on the creator channel and one for the user, committed to the outbox.
-  const down1 = await publishEvent(g.db.orm, { channel: 'creator_demo-creator', type: 'while-down', data: { n: 1 } });
-  const down2 = await publishEvent(g.db.orm, { channel: 'creator_demo-creator', type: 'while-down', data: { n: 2 } });
-  const downUser = await publishEvent(g.db.orm, { channel: 'user_demo-fan-none', type: 'while-down-user', data: {} });
+  const publisher = new EventPublisher(g.db.orm);
+  const down1 = await publisher.publish({ channel: 'creator_demo-creator', type: 'while-down', data: { n: 1 } });
+  const down2 = await publisher.publish({ channel: 'creator_demo-creator', type: 'while-down', data: { n: 2 } });
+  const downUser = await publisher.publish({ channel: 'user_demo-fan-none', type: 'while-down-user', data: {} });
   // Rewind both positions by one: the replay then overlaps an event already delivered, which must not come again.
   sub.cursor!.offset -= 1;
   client.user!.cursor!.offset -= 1;

@@ -6,7 +6,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { channelKey, parseChannel, userChannel, isValidId } from '@fonana-realtime/protocol';
 import type { RouteDeps } from '../route-deps.ts';
-import { publishEvent } from '../../db/publish.ts';
+import { EventPublisher } from '../../db/publish.ts';
 import { GatewayError } from '../../errors.ts';
 import { requireApiKey } from '../api-key.ts';
 import { unstorableJson } from '../json-guard.ts';
@@ -33,6 +33,7 @@ const bodySchema = {
 } as const;
 
 export const publishRoutes: FastifyPluginAsync<RouteDeps> = async (app, { db, config, onCommitted }) => {
+  const publisher = new EventPublisher(db.orm, onCommitted);
   app.post<{ Body: PublishBody }>(
     '/publish',
     { onRequest: requireApiKey(config.apiKey), schema: { body: bodySchema } },
@@ -52,7 +53,7 @@ export const publishRoutes: FastifyPluginAsync<RouteDeps> = async (app, { db, co
       }
       const problem = unstorableJson(data);
       if (problem) throw new GatewayError('GW_ERR_BAD_REQUEST', `data: ${problem}`, 'data');
-      const result = await publishEvent(db.orm, { channel: key, type, data: data ?? null }, idempotencyKey, onCommitted);
+      const result = await publisher.publish({ channel: key, type, data: data ?? null }, idempotencyKey);
       return { id: result.id, channel: key, duplicate: result.duplicate };
     },
   );
