@@ -15,6 +15,7 @@ import { unpublishedCount } from './db/outbox.ts';
 import { createBroker } from './broker/index.ts';
 import type { Broker, BrokerHandler, BrokerMessage, SubscribeOptions } from './broker/broker.ts';
 import { EventTypes } from '@fonana-realtime/protocol';
+import { holdFlushUntil } from './gateway/frame-writer.ts';
 import { Hub } from './gateway/hub.ts';
 import { EventCache } from './history/event-cache.ts';
 import { History } from './history/history.ts';
@@ -232,6 +233,8 @@ export class GatewayNode {
       tokens,
       readiness: () => node!.readiness(),
       onCommitted: committedPublisher.publish,
+      // Published events are delivered to this node's sockets on commit: their flush may wait for a group in flight.
+      onCommitting: holdFlushUntil,
       ...(options.demo ? { demo: { ...options.demo, selfUrl } } : {}),
     });
     started.push(() => app.close());

@@ -13,7 +13,7 @@ import { createTestDatabase } from './helpers/database.ts';
 test("the publishes of one turn commit together, in call order, and reach onCommitted as one group", async (t) => {
   const { db } = await createTestDatabase(t);
   const groups: StoredEvent[][] = [];
-  const publisher = new EventPublisher(db.orm, (events) => groups.push([...events]));
+  const publisher = new EventPublisher(db.orm, { onCommitted: (events) => groups.push([...events]) });
 
   const first = await Promise.all(
     [1, 2, 3, 4, 5].map((n) => publisher.publish({ channel: n % 2 ? 'creator_a' : 'creator_b', type: 'grouped', data: { n } })),
@@ -36,7 +36,7 @@ test("the publishes of one turn commit together, in call order, and reach onComm
 test('an event the database refuses fails its own publish only; the others of its turn commit', async (t) => {
   const { db } = await createTestDatabase(t);
   const groups: StoredEvent[][] = [];
-  const publisher = new EventPublisher(db.orm, (events) => groups.push([...events]));
+  const publisher = new EventPublisher(db.orm, { onCommitted: (events) => groups.push([...events]) });
 
   const results = await Promise.allSettled([
     publisher.publish({ channel: 'creator_a', type: 'fine', data: { n: 1 } }),

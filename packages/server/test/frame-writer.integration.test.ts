@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { encodeFrame } from '@fonana-realtime/protocol';
 import type { Connection } from '../src/gateway/connection.ts';
+import { holdFlushUntil } from '../src/gateway/frame-writer.ts';
 import { startGateway } from './helpers/gateway.ts';
 
 let seq = 0;
@@ -72,6 +73,44 @@ test("a turn's frames go out in one write at the end of the same loop iteration;
   const closed = await client.closed;
   assert.equal(closed.code, 1012);
   assert.equal(client.frames.filter((f) => f.type === 'bench').length, 6, 'every queued event arrived before the close');
+});
+
+test('a flush due while a commit of events is in flight waits for it (one write for both), and for at most 5 ms', TIMEOUT, async (t) => {
+  offsets.clear();
+  const gw = await startGateway(t);
+  const client = await gw.connect('demo-fan-basic');
+  const conn = only(gw.node.hub.userConnections('demo-fan-basic'));
+  await new Promise((r) => setTimeout(r, 50));
+  const socket = rawSocket(conn);
+  const write = socket.write;
+  const writes: number[] = [];
+  socket.write = ((...args: Parameters<Socket['write']>) => (writes.push(performance.now()), write.apply(socket, args))) as Socket['write'];
+  const turn = () => new Promise((r) => setImmediate(r));
+
+  let settle!: () => void;
+  holdFlushUntil(new Promise<void>((r) => (settle = r)));
+  conn.sendEncoded(Buffer.from(event('demo-fan-basic', 50).encoded));
+  await turn();
+  await turn();
+  assert.equal(writes.length, 0, 'held while the commit is in flight');
+  conn.sendEncoded(Buffer.from(event('demo-fan-basic', 50).encoded)); // the commit's event
+  settle();
+  for (let i = 0; i < 4 && writes.length === 0; i++) await turn();
+  assert.equal(writes.length, 1, 'both frames in one write once the commit settled');
+
+  // A commit that does not settle holds the flush for 5 ms at most.
+  let settleLate!: () => void;
+  holdFlushUntil(new Promise<void>((r) => (settleLate = r)));
+  const queuedAt = performance.now();
+  conn.sendEncoded(Buffer.from(event('demo-fan-basic', 50).encoded));
+  while (writes.length < 2 && performance.now() - queuedAt < 1000) await new Promise((r) => setTimeout(r, 1));
+  settleLate();
+  assert.equal(writes.length, 2);
+  const heldMs = writes[1]! - queuedAt;
+  assert.ok(heldMs >= 4 && heldMs < 200, `held ${heldMs.toFixed(1)} ms`);
+  const got = [];
+  for (let i = 0; i < 3; i++) got.push((await client.next('bench', 5000)).data.n);
+  assert.deepEqual(got, [seq - 2, seq - 1, seq], 'all three arrived, in order');
 });
 
 test('queued frames count toward the slow-consumer limit (4009); other sockets keep receiving', TIMEOUT, async (t) => {

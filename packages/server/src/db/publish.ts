@@ -18,9 +18,15 @@ interface Waiting {
   reject(err: unknown): void;
 }
 
+export interface EventPublisherOptions {
+  /** Takes the events after their commit instead of waking the relays (outbox/committed-publisher.ts). */
+  readonly onCommitted?: OnCommitted | undefined;
+  /** Told of each group's commit while it is in flight (it settles once the group was handed to `onCommitted`). */
+  readonly onCommitting?: ((commit: Promise<void>) => void) | undefined;
+}
+
 /**
- * Commits published events. With `onCommitted`, the events are handed to it after their commit instead of waking the
- * relays (outbox/committed-publisher.ts).
+ * Commits published events.
  *
  * Events without an idempotency key are committed in groups: those published in one event-loop turn go to the
  * database as one statement (`appendEvents`, committed on its own), and `onCommitted` gets them together. Under load
@@ -32,12 +38,14 @@ interface Waiting {
 export class EventPublisher {
   readonly #db: Orm;
   readonly #onCommitted: OnCommitted | undefined;
+  readonly #onCommitting: ((commit: Promise<void>) => void) | undefined;
   #group: Waiting[] = [];
   #scheduled = false;
 
-  constructor(db: Orm, onCommitted?: OnCommitted) {
+  constructor(db: Orm, options: EventPublisherOptions = {}) {
     this.#db = db;
-    this.#onCommitted = onCommitted;
+    this.#onCommitted = options.onCommitted;
+    this.#onCommitting = options.onCommitting;
   }
 
   /**
@@ -84,7 +92,10 @@ export class EventPublisher {
     this.#scheduled = false;
     const group = this.#group;
     this.#group = [];
-    for (let i = 0; i < group.length; i += MAX_GROUP) void this.#commit(group.slice(i, i + MAX_GROUP));
+    for (let i = 0; i < group.length; i += MAX_GROUP) {
+      const commit = this.#commit(group.slice(i, i + MAX_GROUP));
+      this.#onCommitting?.(commit);
+    }
   }
 
   async #commit(group: readonly Waiting[]): Promise<void> {

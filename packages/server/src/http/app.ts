@@ -32,6 +32,8 @@ export interface AppDeps {
    * routes' events wake the outbox relays.
    */
   readonly onCommitted?: OnCommitted;
+  /** Told of a commit of published events while it is in flight (see RouteDeps). */
+  readonly onCommitting?: (commit: Promise<void>) => void;
   /** Demo mode only: the demo page and its routes (routes/demo.ts). */
   readonly demo?: DemoOptions & { selfUrl: () => string };
 }
@@ -88,7 +90,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((_req, reply) => reply.status(404).send(errorBody('GW_ERR_NOT_FOUND', 'no such route')));
 
   await app.register(healthRoutes, { readiness: deps.readiness });
-  const v1 = { prefix: '/v1', db: deps.db, config: deps.config, ...(deps.onCommitted ? { onCommitted: deps.onCommitted } : {}) };
+  const v1 = {
+    prefix: '/v1',
+    db: deps.db,
+    config: deps.config,
+    ...(deps.onCommitted ? { onCommitted: deps.onCommitted } : {}),
+    ...(deps.onCommitting ? { onCommitting: deps.onCommitting } : {}),
+  };
   await app.register(publishRoutes, v1);
   await app.register(paymentRoutes, v1);
   await app.register(subscriptionRoutes, v1);

@@ -8,4 +8,6 @@ export interface RouteDeps {
   readonly config: Config;
   /** Takes the events a request committed, to publish them at once; without it they wake the outbox relays. */
   readonly onCommitted?: OnCommitted;
+  /** Told of a commit of published events while it is in flight (the node holds the sockets' flush for it briefly). */
+  readonly onCommitting?: (commit: Promise<void>) => void;
 }

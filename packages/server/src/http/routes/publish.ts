@@ -32,8 +32,8 @@ const bodySchema = {
   additionalProperties: false,
 } as const;
 
-export const publishRoutes: FastifyPluginAsync<RouteDeps> = async (app, { db, config, onCommitted }) => {
-  const publisher = new EventPublisher(db.orm, onCommitted);
+export const publishRoutes: FastifyPluginAsync<RouteDeps> = async (app, { db, config, onCommitted, onCommitting }) => {
+  const publisher = new EventPublisher(db.orm, { onCommitted, onCommitting });
   app.post<{ Body: PublishBody }>(
     '/publish',
     { onRequest: requireApiKey(config.apiKey), schema: { body: bodySchema } },
