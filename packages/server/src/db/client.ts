@@ -7,7 +7,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { sql, type SQL } from 'drizzle-orm';
+import { sql, type Logger, type SQL } from 'drizzle-orm';
 import pg from 'pg';
 import { withinDeadline } from '../deadline.ts';
 import * as schema from './schema.ts';
@@ -59,16 +59,21 @@ export interface OpenDatabaseOptions {
   };
   /** Called with driver errors that happen outside a query (a dropped idle connection). */
   onError?: (err: Error) => void;
+  /**
+   * drizzle's query logger: `logQuery` is called with every statement sent through `orm` or its transactions (with
+   * PostgreSQL including `begin` and `commit`; PGlite opens and ends its transactions itself, unlogged).
+   */
+  logger?: Logger;
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   if (options.url) return openPostgres(options.url, options);
-  return openPglite(options.pglite ?? (options.dataDir ? new PGlite(options.dataDir) : new PGlite()));
+  return openPglite(options.pglite ?? (options.dataDir ? new PGlite(options.dataDir) : new PGlite()), options.logger);
 }
 
-async function openPglite(client: PGlite): Promise<Database> {
+async function openPglite(client: PGlite, logger: Logger | undefined): Promise<Database> {
   await client.waitReady;
-  const orm = drizzlePglite(client, { schema }) as unknown as Orm;
+  const orm = drizzlePglite(client, { schema, logger }) as unknown as Orm;
   return {
     kind: 'pglite',
     orm,
@@ -117,8 +122,9 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
     await pool.end().catch(() => {});
     throw err;
   }
-  const orm = drizzlePg(pool, { schema }) as unknown as Orm;
-  orm.transaction = (run, config) => transactionOnOwnClient(pool, run, config);
+  const logger = options.logger;
+  const orm = drizzlePg(pool, { schema, logger }) as unknown as Orm;
+  orm.transaction = (run, config) => transactionOnOwnClient(pool, run, config, logger);
   const listeners = new Set<PgListener>();
   return {
     kind: 'postgres',
@@ -155,11 +161,16 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
  * query timeouts), the first leaks the pool away and the second hands the next caller a session still inside the old
  * transaction. Here a transaction that failed in any way discards its client (the pool opens a fresh one).
  */
-async function transactionOnOwnClient<T>(pool: pg.Pool, run: (tx: Tx) => Promise<T>, config?: Parameters<Orm['transaction']>[1]): Promise<T> {
+async function transactionOnOwnClient<T>(
+  pool: pg.Pool,
+  run: (tx: Tx) => Promise<T>,
+  config: Parameters<Orm['transaction']>[1],
+  logger: Logger | undefined,
+): Promise<T> {
   const client = await pool.connect();
   let failure: Error | undefined;
   try {
-    return await ormOnClient(client).transaction(run, config);
+    return await ormOnClient(client, logger).transaction(run, config);
   } catch (err) {
     failure = err instanceof Error ? err : new Error(String(err));
     throw err;
@@ -171,10 +182,10 @@ async function transactionOnOwnClient<T>(pool: pg.Pool, run: (tx: Tx) => Promise
 /** One drizzle instance per pooled connection, made on its first transaction (making one per transaction costs). */
 const ormsOnClients = new WeakMap<pg.PoolClient, Orm>();
 
-function ormOnClient(client: pg.PoolClient): Orm {
+function ormOnClient(client: pg.PoolClient, logger: Logger | undefined): Orm {
   let orm = ormsOnClients.get(client);
   if (!orm) {
-    orm = drizzlePg(client, { schema }) as unknown as Orm;
+    orm = drizzlePg(client, { schema, logger }) as unknown as Orm;
     ormsOnClients.set(client, orm);
   }
   return orm;

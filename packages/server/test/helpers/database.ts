@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import type { Logger } from 'drizzle-orm';
 import { openDatabase, type Database } from '../../src/db/client.ts';
 import { migrate } from '../../src/db/migrate.ts';
 
@@ -17,6 +18,8 @@ export interface TestDatabase {
 export interface TestDatabaseOptions {
   /** Run `migrate` (owned mode: platform and realtime tables). Default true. */
   migrate?: boolean;
+  /** drizzle's query logger for the database's `orm` (see OpenDatabaseOptions.logger). */
+  logger?: Logger;
 }
 
 /**
@@ -31,8 +34,8 @@ export async function createTestDatabase(
 ): Promise<TestDatabase> {
   const migrated = options.migrate !== false;
   const adminUrl = process.env.DATABASE_URL;
-  if (adminUrl) return createPostgresDatabase(t, adminUrl, migrated);
-  return { db: await createPgliteDatabase(t, migrated), url: undefined };
+  if (adminUrl) return createPostgresDatabase(t, adminUrl, migrated, options.logger);
+  return { db: await createPgliteDatabase(t, migrated, options.logger), url: undefined };
 }
 
 /**
@@ -41,13 +44,14 @@ export async function createTestDatabase(
  */
 export function createPostgresTestDatabase(t: { after(fn: () => unknown): void }, options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  return createPostgresDatabase(t, adminUrl, options.migrate !== false);
+  return createPostgresDatabase(t, adminUrl, options.migrate !== false, options.logger);
 }
 
 async function createPostgresDatabase(
   t: { after(fn: () => unknown): void },
   adminUrl: string,
   migrated: boolean,
+  logger?: Logger,
 ): Promise<TestDatabase> {
   const name = `rt_test_${randomBytes(6).toString('hex')}`;
   await adminQuery(adminUrl, `create database ${name}`);
@@ -58,7 +62,7 @@ async function createPostgresDatabase(
   });
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  db = await openDatabase({ url: url.toString() });
+  db = await openDatabase({ url: url.toString(), logger });
   if (migrated) await migrate(db);
   return { db, url: url.toString() };
 }
@@ -76,15 +80,15 @@ async function adminQuery(adminUrl: string, text: string): Promise<void> {
 /** Dumped data folders to start PGlites from, one per `migrated` value, made by the first database of the process. */
 const templates = new Map<boolean, Promise<Blob>>();
 
-async function createPgliteDatabase(t: { after(fn: () => unknown): void }, migrated: boolean): Promise<Database> {
+async function createPgliteDatabase(t: { after(fn: () => unknown): void }, migrated: boolean, logger?: Logger): Promise<Database> {
   const template = templates.get(migrated);
   if (template) {
-    const db = await openDatabase({ pglite: new PGlite({ loadDataDir: await template }) });
+    const db = await openDatabase({ pglite: new PGlite({ loadDataDir: await template }), logger });
     t.after(() => db.close());
     return db;
   }
   const pglite = new PGlite();
-  const db = await openDatabase({ pglite });
+  const db = await openDatabase({ pglite, logger });
   t.after(() => db.close());
   const dumped = (async () => {
     if (migrated) await migrate(db);
