@@ -7,7 +7,7 @@
  * Channels are locked in sorted order so two transactions that touch the same channels cannot deadlock.
  */
 import { createHash } from 'node:crypto';
-import { and, inArray, isNotNull, lt, sql } from 'drizzle-orm';
+import { and, inArray, isNotNull, lt, sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Orm, type Queryable, type Tx } from './client.ts';
 import { newId } from './ids.ts';
 import { outbox, publishKeys } from './schema.ts';
@@ -56,6 +56,21 @@ export interface StoredEvent {
  */
 export async function appendEvents(on: Queryable, events: readonly NewEvent[], options: { notify?: boolean } = {}): Promise<StoredEvent[]> {
   if (events.length === 0) return [];
+  const rows = await queryRows<OutboxRow>(
+    on,
+    sql`with ${outboxWrites(events, options)}
+        select ${OUTBOX_ROW_COLUMNS} from inserted order by id`,
+  );
+  return rows.map(fromRow);
+}
+
+/**
+ * The CTEs of `appendEvents` (`events`, `counts`, `heads`, `inserted`, `notified`), for a statement that writes the
+ * events together with other rows: `with <its CTEs>, ${outboxWrites(…)} select …`. Select the rows from `inserted`
+ * (columns OUTBOX_ROW_COLUMNS, order by id); in a transaction of `transactionWithEvents`, `append.within` does both.
+ * `events` must not be empty.
+ */
+export function outboxWrites(events: readonly NewEvent[], options: { notify?: boolean } = {}): SQL {
   const seen = new Map<string, number>();
   const values = events.map((e, ord) => {
     const seq = (seen.get(e.channel) ?? 0) + 1;
@@ -63,9 +78,7 @@ export async function appendEvents(on: Queryable, events: readonly NewEvent[], o
     const payload = e.data === undefined || e.data === null ? null : JSON.stringify(e.data);
     return sql`(${e.id ?? newId()}::text, ${e.channel}::text, ${seq}::bigint, ${e.type}::text, ${payload}::jsonb, ${ord}::int)`;
   });
-  const rows = await queryRows<OutboxRow>(
-    on,
-    sql`with events (event_id, channel, seq, type, payload, ord) as (values ${sql.join(values, sql`, `)}),
+  return sql`events (event_id, channel, seq, type, payload, ord) as (values ${sql.join(values, sql`, `)}),
         counts as (select channel, count(*)::bigint as n from events group by channel),
         heads as (
           insert into realtime.channel_offsets (channel, last_offset)
@@ -88,12 +101,13 @@ export async function appendEvents(on: Queryable, events: readonly NewEvent[], o
                          then 'h:' || string_agg(distinct channel_hash::text, ',')
                          else max(id)::text end)
                   from inserted`
-        })
-        select inserted.id, event_id, channel, "offset", type, payload, created_at, (select 1 from notified) as notified
-        from inserted order by id`,
-  );
-  return rows.map(fromRow);
+        })`;
 }
+
+/** The columns to select from `inserted` (outboxWrites); `notified` is selected so that the NOTIFY runs. */
+export const OUTBOX_ROW_COLUMNS = sql.raw(
+  'inserted.id, inserted.event_id, inserted.channel, inserted."offset", inserted.type, inserted.payload, inserted.created_at, (select 1 from notified) as notified',
+);
 
 function fromRow(row: OutboxRow): StoredEvent {
   return {
@@ -111,7 +125,14 @@ function fromRow(row: OutboxRow): StoredEvent {
 export type OnCommitted = (events: readonly StoredEvent[]) => void;
 
 /** Writes events to the outbox inside the transaction it was made for. */
-export type AppendEvents = (events: readonly NewEvent[]) => Promise<StoredEvent[]>;
+export interface AppendEvents {
+  (events: readonly NewEvent[]): Promise<StoredEvent[]>;
+  /**
+   * The same write as CTEs for a statement of the caller's that writes other rows too (see `outboxWrites`): `rows`
+   * takes the `inserted` rows that statement selected and returns (and records) the stored events.
+   */
+  within(events: readonly NewEvent[]): { ctes: SQL; rows: (rows: readonly OutboxRow[]) => StoredEvent[] };
+}
 
 /**
  * Runs `work` in a transaction and writes its events with the `append` it is given. Without `onCommitted` they wake
@@ -124,19 +145,33 @@ export async function transactionWithEvents<T>(
   work: (tx: Tx, append: AppendEvents) => Promise<T>,
 ): Promise<T> {
   const written: StoredEvent[] = [];
-  const result = await db.transaction((tx) =>
-    work(tx, async (events) => {
-      const stored = await appendEvents(tx, events, { notify: !onCommitted });
-      written.push(...stored);
-      return stored;
-    }),
-  );
+  const notify = !onCommitted;
+  const result = await db.transaction((tx) => {
+    const append: AppendEvents = Object.assign(
+      async (events: readonly NewEvent[]) => {
+        const stored = await appendEvents(tx, events, { notify });
+        written.push(...stored);
+        return stored;
+      },
+      {
+        within: (events: readonly NewEvent[]) => ({
+          ctes: outboxWrites(events, { notify }),
+          rows: (rows: readonly OutboxRow[]) => {
+            const stored = rows.map(fromRow);
+            written.push(...stored);
+            return stored;
+          },
+        }),
+      },
+    );
+    return work(tx, append);
+  });
   onCommitted?.(written);
   return result;
 }
 
 /** An outbox row as `appendEvents` reads it back (bigints may come as strings, depending on the driver). */
-interface OutboxRow {
+export interface OutboxRow {
   id: string | number;
   event_id: string;
   channel: string;
