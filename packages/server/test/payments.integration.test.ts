@@ -3,8 +3,12 @@ import assert from 'node:assert/strict';
 import { eq, and } from 'drizzle-orm';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { confirm, snapshot, TEST_WEBHOOK_SECRET } from './helpers/payments.ts';
-import { subscriptions } from '../src/db/schema.ts';
+import { notifications, postPurchases, subscriptions } from '../src/db/schema.ts';
 import type { TestClient } from './helpers/ws-client.ts';
+import { createTestDatabase } from './helpers/database.ts';
+import { seed } from '../src/db/seed.ts';
+import { confirmPayment, type PostPurchaseConfirmation, type SubscriptionConfirmation } from '../src/db/payments.ts';
+import type { StoredEvent } from '../src/db/outbox.ts';
 
 // The expiry sweep would announce the seeded expired subscription mid-test; only the expiry test runs it.
 const env = { PAYMENT_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, EXPIRY_SWEEP_MS: '600000' };
@@ -307,4 +311,42 @@ test('concurrent confirmations: the same signature is applied once; two payments
   const row = await subscriptionRow(gw, 'demo-fan-none', 'demo-creator');
   const months = (row.validUntil.getTime() - Date.now()) / (30 * 86_400_000);
   assert.ok(months > 1.8 && months < 2.2, `two payments, two months (${months.toFixed(2)})`);
+});
+
+test('round trips: a new purchase sends three statements in its transaction (lock, reads, writes), a replay two', async (t) => {
+  const sent: string[] = [];
+  const { db } = await createTestDatabase(t, { logger: { logQuery: (query) => sent.push(query) } });
+  await seed(db);
+  // begin/commit are counted apart: PGlite opens and ends its transactions without the logger, PostgreSQL through it.
+  const count = async <T>(run: () => Promise<T>) => {
+    sent.length = 0;
+    const value = await run();
+    const inside = sent.filter((q) => !/^\s*(begin|commit)\b/i.test(q));
+    return { value, inside: inside.length, total: sent.length };
+  };
+  const committed: StoredEvent[][] = [];
+  const onCommitted = (events: readonly StoredEvent[]) => committed.push([...events]);
+  const body = purchase() as PostPurchaseConfirmation;
+
+  const first = await count(() => confirmPayment(db.orm, body, { onCommitted }));
+  assert.equal(first.value.replayed, false);
+  assert.equal(first.inside, 3, `a new purchase: the pair's lock, one read, one write (sent: ${first.inside})`);
+  assert.equal(first.total, db.kind === 'postgres' ? 5 : 3);
+  assert.deepEqual(committed.flat().map((e) => e.type), ['post-purchased', 'notification']);
+  assert.deepEqual(committed.flat().map((e) => e.id), first.value.result.eventIds);
+  // The events carry the rows as stored: the notification with the createdAt its column default gave it.
+  const [stored] = await db.orm.select().from(notifications).where(eq(notifications.id, (committed[0]![1]!.data as any).notification.id));
+  assert.deepEqual((committed[0]![1]!.data as any).notification, { ...stored, createdAt: stored!.createdAt.toISOString() });
+  const [bought] = await db.orm.select().from(postPurchases).where(eq(postPurchases.id, first.value.result.purchaseId as string));
+  assert.equal(bought!.paymentStatus, 'COMPLETED');
+  assert.equal((committed[0]![0]!.data as any).purchaseId, bought!.id);
+
+  const replay = await count(() => confirmPayment(db.orm, body, { onCommitted }));
+  assert.equal(replay.value.replayed, true);
+  assert.deepEqual(replay.value.result, first.value.result);
+  assert.equal(replay.inside, 2, `a replay: the lock and the read (sent: ${replay.inside})`);
+
+  const sub = await count(() => confirmPayment(db.orm, subscription() as SubscriptionConfirmation, { onCommitted }));
+  assert.equal(sub.value.result.change, 'new');
+  t.diagnostic(`subscription: ${sub.inside} statements in the transaction`);
 });

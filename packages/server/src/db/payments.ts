@@ -4,7 +4,7 @@
  * the transactions row, the purchase or subscription, the creator's notification, the outbox events, and the answer
  * itself (realtime.payment_confirmations), so a repeated confirmation returns the same answer and writes nothing.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { newSubscription, notificationCreated, postPurchased, type DomainEvent } from '../domain/events.ts';
 import { isPriced } from '../domain/entitlement.ts';
 import { unlockedPost } from '../domain/post-view.ts';
@@ -12,13 +12,13 @@ import { amountsMatch, tierPrice } from '../domain/pricing.ts';
 import { planSubscriptionChange } from '../domain/subscription-change.ts';
 import { normalizeTier, type PaidTier } from '../domain/tiers.ts';
 import { GatewayError } from '../errors.ts';
-import type { Orm, Queryable, Tx } from './client.ts';
+import { queryRows, type Orm, type Queryable, type Tx } from './client.ts';
 import { findSubscription } from './entitlements.ts';
 import { newId } from './ids.ts';
 import { insertNotification } from './notifications.ts';
-import { transactionWithEvents, type AppendEvents, type OnCommitted } from './outbox.ts';
-import { findPost } from './posts.ts';
-import { creatorTierSettings, paymentConfirmations, postPurchases, subscriptions, transactions } from './schema.ts';
+import { OUTBOX_ROW_COLUMNS, transactionWithEvents, type AppendEvents, type OnCommitted, type OutboxRow } from './outbox.ts';
+import { postColumns, type PostRow } from './posts.ts';
+import { creatorTierSettings, notifications, paymentConfirmations, postPurchases, posts, subscriptions, transactions } from './schema.ts';
 import { subscriptionUpdatedEvent } from './subscriptions.ts';
 import { findUserName } from './users.ts';
 
@@ -67,14 +67,13 @@ export async function confirmPayment(
       // One confirmation at a time per buyer and post (or subscriber and creator): without this, two payments
       // for a pair that has no row yet would both see "none" and the second would overwrite the first.
       const target = confirmation.kind === 'post_purchase' ? confirmation.postId : confirmation.creatorId;
+      // The lock is a statement of its own: a statement's snapshot is taken before its lock is granted, so a read in
+      // the same statement would miss the answer of the identical confirmation it waited for.
       await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${confirmation.kind}:${confirmation.userId}:${target}`}, 0))`);
+      if (confirmation.kind === 'post_purchase') return confirmPurchase(tx, confirmation, now, append);
       const winner = await storedResult(tx, confirmation);
       if (winner) return { result: winner, replayed: true };
-      const result =
-        confirmation.kind === 'post_purchase'
-          ? await applyPurchase(tx, confirmation, now, append)
-          : await applySubscription(tx, confirmation, now, append);
-      return { result, replayed: false };
+      return { result: await applySubscription(tx, confirmation, now, append), replayed: false };
     });
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
@@ -91,7 +90,11 @@ async function storedResult(db: Queryable, c: PaymentConfirmation): Promise<Conf
     .from(paymentConfirmations)
     .where(eq(paymentConfirmations.txSignature, c.txSignature));
   if (!row) return null;
-  const result = row.result as ConfirmationResult;
+  return checkStored(row.result as ConfirmationResult, c);
+}
+
+/** The stored answer of `c`'s signature, or a 409 when the signature was confirmed for another payment. */
+function checkStored(result: ConfirmationResult, c: PaymentConfirmation): ConfirmationResult {
   const target = c.kind === 'post_purchase' ? c.postId : c.creatorId;
   const storedTarget = result.kind === 'post_purchase' ? result.postId : result.creatorId;
   if (result.kind !== c.kind || result.userId !== c.userId || storedTarget !== target) {
@@ -100,24 +103,43 @@ async function storedResult(db: Queryable, c: PaymentConfirmation): Promise<Conf
   return result;
 }
 
-async function applyPurchase(tx: Tx, c: PostPurchaseConfirmation, now: Date, append: AppendEvents): Promise<ConfirmationResult> {
-  const post = await findPost(tx, c.postId);
+/**
+ * A post purchase in two statements after the pair's lock: one read (the stored answer, the post, the buyer's name,
+ * the pair's purchase row, locked, and the transaction's `now()`), then, once every check passed, one write: the
+ * purchase, the transactions row, the notification, the outbox events and the stored answer. Every id is made here,
+ * so nothing the write needs comes back from it.
+ */
+async function confirmPurchase(tx: Tx, c: PostPurchaseConfirmation, now: Date, append: AppendEvents): Promise<{ result: ConfirmationResult; replayed: boolean }> {
+  const [row] = await tx
+    .select({
+      ...postColumns,
+      stored: sql<unknown>`(select ${paymentConfirmations.result} from ${paymentConfirmations} where ${paymentConfirmations.txSignature} = ${c.txSignature})`,
+      // findUserName: the first name the user has, their id without one; null when there is no such user.
+      buyerName: sql<string | null>`(select coalesce(u."nickname", u."fullName", u."name", u."id") from "users" u where u."id" = ${c.userId} limit 1)`,
+      // Locked as `select … for update` did before the upsert; not on a replay, which must write nothing.
+      existing: sql<{ id: string; paymentStatus: string } | null>`(
+        select json_build_object('id', pp."id", 'paymentStatus', pp."paymentStatus") from "post_purchases" pp
+        where pp."userId" = ${c.userId} and pp."postId" = ${c.postId}
+          and not exists (select 1 from ${paymentConfirmations} where ${paymentConfirmations.txSignature} = ${c.txSignature})
+        for update)`,
+      // What the notification's `createdAt` default (now(), the transaction's start) will store, in its wire form.
+      nowText: sql<string>`to_char(now()::timestamp(3), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
+    })
+    .from(sql`(select 1) as one`)
+    .leftJoin(posts, eq(posts.id, c.postId));
+  const { stored, buyerName, existing, nowText, ...postColumnsOrNulls } = row!;
+  if (stored) return { result: checkStored(stored as ConfirmationResult, c), replayed: true };
+
+  // Left-joined: every column is null when there is no such post.
+  const post = postColumnsOrNulls.id === null ? null : (postColumnsOrNulls as PostRow);
   if (!post) throw invalid('postId: no such post', 'postId');
   if (!isPriced(post)) throw invalid('postId: the post is not for sale', 'postId');
-  const buyerName = await findUserName(tx, c.userId);
   if (buyerName === null) throw invalid('userId: no such user', 'userId');
   if (post.creatorId === c.userId) throw invalid('userId: a creator cannot buy their own post', 'userId');
   if (c.currency.toUpperCase() !== post.currency.toUpperCase()) throw invalid(`currency: the post is priced in ${post.currency}`, 'currency');
   if (!amountsMatch(c.amount, post.price!)) throw invalid(`amount: does not match the post price ${post.price} ${post.currency}`, 'amount');
+  if (existing?.paymentStatus === 'COMPLETED') throw alreadyBought();
 
-  const [existing] = await tx
-    .select({ id: postPurchases.id, paymentStatus: postPurchases.paymentStatus })
-    .from(postPurchases)
-    .where(and(eq(postPurchases.userId, c.userId), eq(postPurchases.postId, c.postId)))
-    .for('update');
-  if (existing?.paymentStatus === 'COMPLETED') {
-    throw new GatewayError('GW_ERR_PAYMENT_CONFLICT', 'the user has already bought this post', 'postId');
-  }
   const purchaseId = existing?.id ?? newId();
   const purchase = {
     postId: c.postId,
@@ -128,39 +150,64 @@ async function applyPurchase(tx: Tx, c: PostPurchaseConfirmation, now: Date, app
     purchasedAt: now,
     paymentStatus: 'COMPLETED' as const,
   };
-  await tx
-    .insert(postPurchases)
-    .values({ id: purchaseId, ...purchase })
-    .onConflictDoUpdate({ target: [postPurchases.userId, postPurchases.postId], set: purchase });
-  const transactionId = await insertTransaction(tx, c, now, {
+  const transaction = transactionRow(c, now, {
     type: 'POST_PURCHASE',
     metadata: { postId: c.postId, purchaseId },
     postPurchaseId: purchaseId,
     receiverId: post.creatorId,
   });
-  const notification = await insertNotification(tx, newId(), {
+  const note = {
+    id: newId(),
     userId: post.creatorId,
-    type: 'POST_PURCHASE',
+    type: 'POST_PURCHASE' as const,
     title: 'New purchase',
     message: `${buyerName} bought "${post.title}"`,
     metadata: { postId: post.id, buyerId: c.userId, purchaseId, price: post.price, currency: post.currency },
-  });
-  const events = await append([
-    postPurchased(c.userId, { postId: post.id, purchaseId, price: post.price!, currency: post.currency, post: unlockedPost(post) }),
-    notificationCreated(notification),
-  ]);
-  return storeResult(tx, {
+    isRead: false,
+  };
+  const events = [
+    { ...postPurchased(c.userId, { postId: post.id, purchaseId, price: post.price!, currency: post.currency, post: unlockedPost(post) }), id: newId() },
+    { ...notificationCreated({ ...note, createdAt: nowText }), id: newId() },
+  ];
+  const result: ConfirmationResult = {
     kind: 'post_purchase',
     txSignature: c.txSignature,
     userId: c.userId,
     postId: post.id,
     purchaseId,
-    transactionId,
+    transactionId: transaction.id,
     price: post.price!,
     currency: post.currency,
     eventIds: events.map((e) => e.id),
-  });
+  };
+  const outboxRows = append.within(events);
+  const rows = await queryRows<OutboxRow & { purchase_id: string | null }>(
+    tx,
+    // (getSQL: drizzle would put an embedded query in parentheses, which a CTE's insert does not allow.)
+    sql`with purchase as (${tx
+      .insert(postPurchases)
+      .values({ id: purchaseId, ...purchase })
+      .onConflictDoUpdate({
+        target: [postPurchases.userId, postPurchases.postId],
+        set: purchase,
+        setWhere: sql`${postPurchases.paymentStatus} <> 'COMPLETED'`,
+      })
+      .returning({ id: postPurchases.id })
+      .getSQL()}),
+      txn as (${tx.insert(transactions).values(transaction).getSQL()}),
+      note as (${tx.insert(notifications).values(note).getSQL()}),
+      confirmation as (${tx.insert(paymentConfirmations).values({ txSignature: result.txSignature, kind: result.kind, result }).getSQL()}),
+      ${outboxRows.ctes}
+      select ${OUTBOX_ROW_COLUMNS}, (select id from purchase) as purchase_id from inserted order by inserted.id`,
+  );
+  // Only a writer outside these confirmations (which hold the pair's lock) can have made the pair's row meanwhile:
+  // throwing rolls the whole statement back.
+  if (rows[0]?.purchase_id !== purchaseId) throw alreadyBought();
+  outboxRows.rows(rows);
+  return { result, replayed: false };
 }
+
+const alreadyBought = () => new GatewayError('GW_ERR_PAYMENT_CONFLICT', 'the user has already bought this post', 'postId');
 
 async function applySubscription(tx: Tx, c: SubscriptionConfirmation, now: Date, append: AppendEvents): Promise<ConfirmationResult> {
   const tier = normalizeTier(c.plan);
@@ -243,8 +290,8 @@ async function applySubscription(tx: Tx, c: SubscriptionConfirmation, now: Date,
   });
 }
 
-async function insertTransaction(
-  tx: Tx,
+/** The transactions row of a confirmation. */
+function transactionRow(
   c: PaymentConfirmation,
   now: Date,
   extra: {
@@ -254,17 +301,16 @@ async function insertTransaction(
     postPurchaseId?: string;
     subscriptionId?: string;
   },
-): Promise<string> {
-  const id = newId();
-  await tx.insert(transactions).values({
-    id,
+) {
+  return {
+    id: newId(),
     txSignature: c.txSignature,
     fromWallet: c.fromWallet ?? null,
     toWallet: c.toWallet ?? null,
     amount: c.amount,
     currency: c.currency.toUpperCase(),
     type: extra.type,
-    status: 'CONFIRMED',
+    status: 'CONFIRMED' as const,
     metadata: extra.metadata,
     confirmedAt: now,
     postPurchaseId: extra.postPurchaseId ?? null,
@@ -273,8 +319,13 @@ async function insertTransaction(
     receiverId: extra.receiverId,
     createdAt: now,
     updatedAt: now,
-  });
-  return id;
+  };
+}
+
+async function insertTransaction(tx: Tx, c: PaymentConfirmation, now: Date, extra: Parameters<typeof transactionRow>[2]): Promise<string> {
+  const row = transactionRow(c, now, extra);
+  await tx.insert(transactions).values(row);
+  return row.id;
 }
 
 async function storeResult(tx: Tx, result: ConfirmationResult): Promise<ConfirmationResult> {

@@ -5,7 +5,7 @@ import type { ViewablePost } from '../domain/post-view.ts';
 import { posts } from './schema.ts';
 
 /** The post columns the gateway reads: access facts and the content a permitted reader gets. */
-const postColumns = {
+export const postColumns = {
   id: posts.id,
   creatorId: posts.creatorId,
   title: posts.title,
