@@ -9,6 +9,7 @@ import { createTestDatabase } from './helpers/database.ts';
 import { seed } from '../src/db/seed.ts';
 import { confirmPayment, type PostPurchaseConfirmation, type SubscriptionConfirmation } from '../src/db/payments.ts';
 import type { StoredEvent } from '../src/db/outbox.ts';
+import { creatorPostPartition } from '../src/db/subscriptions.ts';
 
 // The expiry sweep would announce the seeded expired subscription mid-test; only the expiry test runs it.
 const env = { PAYMENT_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, EXPIRY_SWEEP_MS: '600000' };
@@ -313,7 +314,7 @@ test('concurrent confirmations: the same signature is applied once; two payments
   assert.ok(months > 1.8 && months < 2.2, `two payments, two months (${months.toFixed(2)})`);
 });
 
-test('round trips: a new purchase sends three statements in its transaction (lock, reads, writes), a replay two', async (t) => {
+test('round trips: a new purchase or subscription sends three statements in its transaction (lock, read, write), a replay two', async (t) => {
   const sent: string[] = [];
   const { db } = await createTestDatabase(t, { logger: { logQuery: (query) => sent.push(query) } });
   await seed(db);
@@ -346,7 +347,24 @@ test('round trips: a new purchase sends three statements in its transaction (loc
   assert.deepEqual(replay.value.result, first.value.result);
   assert.equal(replay.inside, 2, `a replay: the lock and the read (sent: ${replay.inside})`);
 
-  const sub = await count(() => confirmPayment(db.orm, subscription() as SubscriptionConfirmation, { onCommitted }));
+  // A subscription: the same three; its subscription-updated event splits the creator's posts as a read after the
+  // commit does (the new subscription, and the post the buyer bought above).
+  const now = new Date();
+  const subBody = subscription() as SubscriptionConfirmation;
+  committed.length = 0;
+  const sub = await count(() => confirmPayment(db.orm, subBody, { onCommitted, now }));
   assert.equal(sub.value.result.change, 'new');
-  t.diagnostic(`subscription: ${sub.inside} statements in the transaction`);
+  assert.equal(sub.inside, 3, `a subscription: the lock, one read, one write (sent: ${sub.inside})`);
+  assert.deepEqual(committed.flat().map((e) => e.type), ['subscription-updated', 'new_subscription', 'notification']);
+  const updated = committed[0]![0]!.data as any;
+  const partition = await creatorPostPartition(db.orm, subBody.userId, subBody.creatorId, now);
+  assert.deepEqual({ unlockedPostIds: updated.unlockedPostIds, lockedPostIds: updated.lockedPostIds }, partition);
+  assert.ok(partition.unlockedPostIds.includes('demo-post-priced') && partition.unlockedPostIds.includes('demo-post-basic'));
+  assert.ok(partition.lockedPostIds.includes('demo-post-premium'));
+  const [note] = await db.orm.select().from(notifications).where(eq(notifications.id, (committed[0]![2]!.data as any).notification.id));
+  assert.deepEqual((committed[0]![2]!.data as any).notification, { ...note, createdAt: note!.createdAt.toISOString() });
+  const subReplay = await count(() => confirmPayment(db.orm, subBody, { onCommitted }));
+  assert.equal(subReplay.value.replayed, true);
+  assert.deepEqual(subReplay.value.result, sub.value.result);
+  assert.equal(subReplay.inside, 2);
 });

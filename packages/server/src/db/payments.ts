@@ -4,23 +4,20 @@
  * the transactions row, the purchase or subscription, the creator's notification, the outbox events, and the answer
  * itself (realtime.payment_confirmations), so a repeated confirmation returns the same answer and writes nothing.
  */
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql, type SQLWrapper } from 'drizzle-orm';
 import { newSubscription, notificationCreated, postPurchased, type DomainEvent } from '../domain/events.ts';
-import { isPriced } from '../domain/entitlement.ts';
+import { isPriced, type PostAccessInput, type SubscriptionFacts } from '../domain/entitlement.ts';
 import { unlockedPost } from '../domain/post-view.ts';
 import { amountsMatch, tierPrice } from '../domain/pricing.ts';
 import { planSubscriptionChange } from '../domain/subscription-change.ts';
 import { normalizeTier, type PaidTier } from '../domain/tiers.ts';
 import { GatewayError } from '../errors.ts';
 import { queryRows, type Orm, type Queryable, type Tx } from './client.ts';
-import { findSubscription } from './entitlements.ts';
 import { newId } from './ids.ts';
-import { insertNotification } from './notifications.ts';
-import { OUTBOX_ROW_COLUMNS, transactionWithEvents, type AppendEvents, type OnCommitted, type OutboxRow } from './outbox.ts';
+import { OUTBOX_ROW_COLUMNS, transactionWithEvents, type AppendEvents, type NewEvent, type OnCommitted, type OutboxRow } from './outbox.ts';
 import { postColumns, type PostRow } from './posts.ts';
 import { creatorTierSettings, notifications, paymentConfirmations, postPurchases, posts, subscriptions, transactions } from './schema.ts';
-import { subscriptionUpdatedEvent } from './subscriptions.ts';
-import { findUserName } from './users.ts';
+import { PARTITION_SCAN, partitionPosts, subscriptionUpdatedWith } from './subscriptions.ts';
 
 interface PaymentCommon {
   txSignature: string;
@@ -70,10 +67,9 @@ export async function confirmPayment(
       // The lock is a statement of its own: a statement's snapshot is taken before its lock is granted, so a read in
       // the same statement would miss the answer of the identical confirmation it waited for.
       await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${confirmation.kind}:${confirmation.userId}:${target}`}, 0))`);
-      if (confirmation.kind === 'post_purchase') return confirmPurchase(tx, confirmation, now, append);
-      const winner = await storedResult(tx, confirmation);
-      if (winner) return { result: winner, replayed: true };
-      return { result: await applySubscription(tx, confirmation, now, append), replayed: false };
+      return confirmation.kind === 'post_purchase'
+        ? confirmPurchase(tx, confirmation, now, append)
+        : confirmSubscription(tx, confirmation, now, append);
     });
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
@@ -114,16 +110,14 @@ async function confirmPurchase(tx: Tx, c: PostPurchaseConfirmation, now: Date, a
     .select({
       ...postColumns,
       stored: sql<unknown>`(select ${paymentConfirmations.result} from ${paymentConfirmations} where ${paymentConfirmations.txSignature} = ${c.txSignature})`,
-      // findUserName: the first name the user has, their id without one; null when there is no such user.
-      buyerName: sql<string | null>`(select coalesce(u."nickname", u."fullName", u."name", u."id") from "users" u where u."id" = ${c.userId} limit 1)`,
+      buyerName: userName(c.userId),
       // Locked as `select … for update` did before the upsert; not on a replay, which must write nothing.
       existing: sql<{ id: string; paymentStatus: string } | null>`(
         select json_build_object('id', pp."id", 'paymentStatus', pp."paymentStatus") from "post_purchases" pp
         where pp."userId" = ${c.userId} and pp."postId" = ${c.postId}
           and not exists (select 1 from ${paymentConfirmations} where ${paymentConfirmations.txSignature} = ${c.txSignature})
         for update)`,
-      // What the notification's `createdAt` default (now(), the transaction's start) will store, in its wire form.
-      nowText: sql<string>`to_char(now()::timestamp(3), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
+      nowText: NOW_TEXT,
     })
     .from(sql`(select 1) as one`)
     .leftJoin(posts, eq(posts.id, c.postId));
@@ -180,11 +174,10 @@ async function confirmPurchase(tx: Tx, c: PostPurchaseConfirmation, now: Date, a
     currency: post.currency,
     eventIds: events.map((e) => e.id),
   };
-  const outboxRows = append.within(events);
-  const rows = await queryRows<OutboxRow & { purchase_id: string | null }>(
+  const written = await writeConfirmation(
     tx,
-    // (getSQL: drizzle would put an embedded query in parentheses, which a CTE's insert does not allow.)
-    sql`with purchase as (${tx
+    append,
+    tx
       .insert(postPurchases)
       .values({ id: purchaseId, ...purchase })
       .onConflictDoUpdate({
@@ -192,42 +185,79 @@ async function confirmPurchase(tx: Tx, c: PostPurchaseConfirmation, now: Date, a
         set: purchase,
         setWhere: sql`${postPurchases.paymentStatus} <> 'COMPLETED'`,
       })
-      .returning({ id: postPurchases.id })
-      .getSQL()}),
-      txn as (${tx.insert(transactions).values(transaction).getSQL()}),
-      note as (${tx.insert(notifications).values(note).getSQL()}),
-      confirmation as (${tx.insert(paymentConfirmations).values({ txSignature: result.txSignature, kind: result.kind, result }).getSQL()}),
-      ${outboxRows.ctes}
-      select ${OUTBOX_ROW_COLUMNS}, (select id from purchase) as purchase_id from inserted order by inserted.id`,
+      .returning({ id: postPurchases.id }),
+    { transaction, note, result, events },
   );
-  // Only a writer outside these confirmations (which hold the pair's lock) can have made the pair's row meanwhile:
-  // throwing rolls the whole statement back.
-  if (rows[0]?.purchase_id !== purchaseId) throw alreadyBought();
-  outboxRows.rows(rows);
+  // Only a writer outside these confirmations (which hold the pair's lock) can have made the pair's row since the
+  // read: throwing rolls the whole write back.
+  if (written !== purchaseId) throw alreadyBought();
   return { result, replayed: false };
 }
 
 const alreadyBought = () => new GatewayError('GW_ERR_PAYMENT_CONFLICT', 'the user has already bought this post', 'postId');
 
-async function applySubscription(tx: Tx, c: SubscriptionConfirmation, now: Date, append: AppendEvents): Promise<ConfirmationResult> {
+/**
+ * A subscription payment in two statements after the pair's lock, as a purchase: one read (the stored answer, both
+ * users' names, the creator's tier settings, the pair's subscription row, the creator's posts with the subscriber's
+ * completed purchases of them, the transaction's `now()`), one write (the subscription upsert, the transactions row,
+ * the notification, the outbox events, the stored answer). The `subscription-updated` event splits the posts with
+ * the subscription as this write leaves it.
+ */
+async function confirmSubscription(
+  tx: Tx,
+  c: SubscriptionConfirmation,
+  now: Date,
+  append: AppendEvents,
+): Promise<{ result: ConfirmationResult; replayed: boolean }> {
+  const [row] = await tx
+    .select({
+      stored: sql<unknown>`(select ${paymentConfirmations.result} from ${paymentConfirmations} where ${paymentConfirmations.txSignature} = ${c.txSignature})`,
+      subscriberName: userName(c.userId),
+      creatorName: userName(c.creatorId),
+      basicTier: creatorTierSettings.basicTier,
+      premiumTier: creatorTierSettings.premiumTier,
+      vipTier: creatorTierSettings.vipTier,
+      hasSettings: sql<boolean>`${creatorTierSettings.id} is not null`,
+      currentId: subscriptions.id,
+      currentPlan: subscriptions.plan,
+      currentIsActive: subscriptions.isActive,
+      currentPaymentStatus: subscriptions.paymentStatus,
+      currentValidUntil: subscriptions.validUntil,
+      // creatorPostPartition's reads: the creator's newest posts, and which of them the subscriber bought.
+      posts: sql<(PostAccessInput & { id: string; purchased: boolean })[]>`(
+        select coalesce(json_agg(json_build_object(
+                 'id', p."id", 'creatorId', p."creatorId", 'isLocked', p."isLocked", 'isPremium', p."isPremium",
+                 'price', p."price", 'currency', p."currency", 'minSubscriptionTier', p."minSubscriptionTier",
+                 'purchased', exists (select 1 from "post_purchases" pp
+                                      where pp."userId" = ${c.userId} and pp."postId" = p."id" and pp."paymentStatus" = 'COMPLETED')
+               ) order by p."createdAt" desc, p."id" desc), '[]'::json)
+        from (select * from "posts" where "creatorId" = ${c.creatorId} order by "createdAt" desc, "id" desc limit ${PARTITION_SCAN}) p)`,
+      nowText: NOW_TEXT,
+    })
+    .from(sql`(select 1) as one`)
+    .leftJoin(creatorTierSettings, eq(creatorTierSettings.creatorId, c.creatorId))
+    .leftJoin(subscriptions, and(eq(subscriptions.userId, c.userId), eq(subscriptions.creatorId, c.creatorId)));
+  const r = row!;
+  if (r.stored) return { result: checkStored(r.stored as ConfirmationResult, c), replayed: true };
+
   const tier = normalizeTier(c.plan);
   if (tier === null) throw invalid('plan: unknown plan', 'plan');
   if (tier === 'free') throw invalid('plan: the free plan needs no payment', 'plan');
-  const subscriberName = await findUserName(tx, c.userId);
+  const subscriberName = r.subscriberName;
   if (subscriberName === null) throw invalid('userId: no such user', 'userId');
-  if ((await findUserName(tx, c.creatorId)) === null) throw invalid('creatorId: no such creator', 'creatorId');
+  if (r.creatorName === null) throw invalid('creatorId: no such creator', 'creatorId');
   if (c.creatorId === c.userId) throw invalid('creatorId: a creator cannot subscribe to themselves', 'creatorId');
-  const [settings] = await tx
-    .select({ basicTier: creatorTierSettings.basicTier, premiumTier: creatorTierSettings.premiumTier, vipTier: creatorTierSettings.vipTier })
-    .from(creatorTierSettings)
-    .where(eq(creatorTierSettings.creatorId, c.creatorId));
-  const offer = tierPrice(settings ?? null, tier);
+  const settings = r.hasSettings ? { basicTier: r.basicTier, premiumTier: r.premiumTier, vipTier: r.vipTier } : null;
+  const offer = tierPrice(settings, tier);
   if (!offer.enabled) throw invalid(`plan: the creator does not offer ${tier}`, 'plan');
   if (c.currency.toUpperCase() !== TIER_CURRENCY) throw invalid(`currency: subscriptions are priced in ${TIER_CURRENCY}`, 'currency');
   if (!amountsMatch(c.amount, offer.price)) throw invalid(`amount: does not match the ${tier} price ${offer.price} ${TIER_CURRENCY}`, 'amount');
 
   // The pair's advisory lock (confirmPayment) keeps this row from changing under us.
-  const current = await findSubscription(tx, c.userId, c.creatorId);
+  const current =
+    r.currentId === null
+      ? null
+      : { id: r.currentId, plan: r.currentPlan!, isActive: r.currentIsActive!, paymentStatus: r.currentPaymentStatus!, validUntil: r.currentValidUntil! };
   const change = planSubscriptionChange(current, tier, now);
   if (change.kind === 'conflict') throw new GatewayError('GW_ERR_PAYMENT_CONFLICT', change.reason, 'plan');
 
@@ -241,45 +271,45 @@ async function applySubscription(tx: Tx, c: SubscriptionConfirmation, now: Date,
     paymentStatus: 'COMPLETED' as const,
     ...(change.kind === 'new' ? { subscribedAt: now } : {}),
   };
-  const [row] = await tx
-    .insert(subscriptions)
-    .values({ id: newId(), userId: c.userId, creatorId: c.creatorId, subscribedAt: now, ...state })
-    .onConflictDoUpdate({ target: [subscriptions.userId, subscriptions.creatorId], set: state })
-    .returning({ id: subscriptions.id });
-  const subscriptionId = row!.id;
-  const transactionId = await insertTransaction(tx, c, now, {
+  const subscriptionId = current?.id ?? newId();
+  const transaction = transactionRow(c, now, {
     type: 'SUBSCRIPTION',
     metadata: { creatorId: c.creatorId, plan: change.plan, previousPlan: change.previousPlan, change: change.kind },
     subscriptionId,
     receiverId: c.creatorId,
   });
   const isNew = change.kind === 'new';
-  const notification = await insertNotification(tx, newId(), {
+  const note = {
+    id: newId(),
     userId: c.creatorId,
-    type: isNew ? 'NEW_SUBSCRIBER' : 'SUBSCRIPTION_PURCHASE',
+    type: isNew ? ('NEW_SUBSCRIBER' as const) : ('SUBSCRIPTION_PURCHASE' as const),
     title: isNew ? 'New subscriber' : change.kind === 'upgrade' ? 'Subscription upgraded' : 'Subscription renewed',
     message: `${subscriberName} ${isNew ? 'subscribed to' : change.kind === 'upgrade' ? 'upgraded to' : 'renewed'} ${PLAN_DISPLAY[change.plan]}`,
     metadata: { subscriberId: c.userId, subscriptionId, plan: change.plan, amount: c.amount, currency: TIER_CURRENCY },
-  });
+    isRead: false,
+  };
+  // The subscriber's access as this write leaves the row (what creatorPostPartition would read after it).
+  const after: SubscriptionFacts = { plan: state.plan, isActive: true, paymentStatus: 'COMPLETED', validUntil: change.validUntil };
+  const purchased = new Set(r.posts.filter((p) => p.purchased).map((p) => p.id));
+  const partition = partitionPosts(r.posts, (postId) => ({ userId: c.userId, hasCompletedPurchase: purchased.has(postId), subscription: after }), now);
   const toSend: DomainEvent[] = [
-    await subscriptionUpdatedEvent(
-      tx,
+    subscriptionUpdatedWith(
       { userId: c.userId, creatorId: c.creatorId, plan: change.plan, previousPlan: change.previousPlan, status: 'active', validUntil: change.validUntil },
-      now,
+      partition,
     ),
   ];
   if (isNew) {
     toSend.push(newSubscription({ creatorId: c.creatorId, userId: c.userId, plan: change.plan, validUntil: change.validUntil.toISOString() }));
   }
-  toSend.push(notificationCreated(notification));
-  const events = await append(toSend);
-  return storeResult(tx, {
+  toSend.push(notificationCreated({ ...note, createdAt: r.nowText }));
+  const events = toSend.map((e) => ({ ...e, id: newId() }));
+  const result: ConfirmationResult = {
     kind: 'subscription',
     txSignature: c.txSignature,
     userId: c.userId,
     creatorId: c.creatorId,
     subscriptionId,
-    transactionId,
+    transactionId: transaction.id,
     plan: change.plan,
     previousPlan: change.previousPlan,
     change: change.kind,
@@ -287,7 +317,61 @@ async function applySubscription(tx: Tx, c: SubscriptionConfirmation, now: Date,
     amount: c.amount,
     currency: TIER_CURRENCY,
     eventIds: events.map((e) => e.id),
-  });
+  };
+  const written = await writeConfirmation(
+    tx,
+    append,
+    tx
+      .insert(subscriptions)
+      .values({ id: subscriptionId, userId: c.userId, creatorId: c.creatorId, subscribedAt: now, ...state })
+      .onConflictDoUpdate({ target: [subscriptions.userId, subscriptions.creatorId], set: state })
+      .returning({ id: subscriptions.id }),
+    { transaction, note, result, events },
+  );
+  // Only a writer outside these confirmations can have made the pair's row since the read: roll back.
+  if (written !== subscriptionId) throw new GatewayError('GW_ERR_PAYMENT_CONFLICT', 'the subscription changed meanwhile', 'plan');
+  return { result, replayed: false };
+}
+
+/** findUserName in a statement: the first name the user has, their id without one; null when there is no such user. */
+const userName = (id: string) =>
+  sql<string | null>`(select coalesce(u."nickname", u."fullName", u."name", u."id") from "users" u where u."id" = ${id} limit 1)`;
+
+/** What the notification's `createdAt` default (now(), the transaction's start) stores, in its wire form. */
+const NOW_TEXT = sql<string>`to_char(now()::timestamp(3), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * The write of a confirmation, one statement: `primary` (the purchase or subscription upsert, returning its id), the
+ * transactions row, the notification, the stored answer and the outbox events. Returns the id `primary` returned,
+ * null when it wrote no row.
+ */
+async function writeConfirmation(
+  tx: Tx,
+  append: AppendEvents,
+  primary: SQLWrapper,
+  rows: {
+    transaction: typeof transactions.$inferInsert;
+    note: typeof notifications.$inferInsert;
+    result: ConfirmationResult;
+    events: readonly NewEvent[];
+  },
+): Promise<string | null> {
+  const outboxRows = append.within(rows.events);
+  const written = await queryRows<OutboxRow & { primary_id: string | null }>(
+    tx,
+    // getSQL: drizzle would put an embedded query in parentheses, which a CTE's insert does not allow.
+    sql`with primary_row as (${primary.getSQL()}),
+      transaction_row as (${tx.insert(transactions).values(rows.transaction).getSQL()}),
+      notification_row as (${tx.insert(notifications).values(rows.note).getSQL()}),
+      confirmation_row as (${tx
+        .insert(paymentConfirmations)
+        .values({ txSignature: rows.result.txSignature, kind: rows.result.kind, result: rows.result })
+        .getSQL()}),
+      ${outboxRows.ctes}
+      select ${OUTBOX_ROW_COLUMNS}, (select id from primary_row) as primary_id from inserted order by inserted.id`,
+  );
+  outboxRows.rows(written);
+  return written[0]?.primary_id ?? null;
 }
 
 /** The transactions row of a confirmation. */
@@ -320,17 +404,6 @@ function transactionRow(
     createdAt: now,
     updatedAt: now,
   };
-}
-
-async function insertTransaction(tx: Tx, c: PaymentConfirmation, now: Date, extra: Parameters<typeof transactionRow>[2]): Promise<string> {
-  const row = transactionRow(c, now, extra);
-  await tx.insert(transactions).values(row);
-  return row.id;
-}
-
-async function storeResult(tx: Tx, result: ConfirmationResult): Promise<ConfirmationResult> {
-  await tx.insert(paymentConfirmations).values({ txSignature: result.txSignature, kind: result.kind, result });
-  return result;
 }
 
 /** PostgreSQL unique_violation (23505), whichever driver or wrapper raised it. */

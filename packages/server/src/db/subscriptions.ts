@@ -4,7 +4,7 @@
  */
 import { and, eq, gt, lte, sql } from 'drizzle-orm';
 import type { SubscriptionStatus, SubscriptionUpdatedData } from '@fonana-realtime/protocol';
-import { canSeePost } from '../domain/entitlement.ts';
+import { canSeePost, type PostAccessInput, type ViewerFacts } from '../domain/entitlement.ts';
 import { subscriptionUpdated } from '../domain/events.ts';
 import { normalizeTier } from '../domain/tiers.ts';
 import type { Orm, Queryable } from './client.ts';
@@ -13,12 +13,13 @@ import { appendEvents, transactionWithEvents, type OnCommitted } from './outbox.
 import { listCreatorPosts } from './posts.ts';
 import { subscriptionNotices, subscriptions } from './schema.ts';
 
-const PARTITION_SCAN = 1000;
 const PARTITION_LIMIT = 500;
 /** Expiries older than this are not announced any more (a gateway that was down for a week starts fresh). */
 const EXPIRY_LOOKBACK_MS = 7 * 24 * 3600_000;
 const EXPIRY_BATCH = 100;
 
+/** How many of a creator's posts (newest first) a `subscription-updated` event looks at. */
+export const PARTITION_SCAN = 1000;
 /** The creator's posts (newest first) split by whether `userId` can see them now. */
 export async function creatorPostPartition(
   db: Queryable,
@@ -28,19 +29,37 @@ export async function creatorPostPartition(
 ): Promise<{ unlockedPostIds: string[]; lockedPostIds: string[] }> {
   const posts = await listCreatorPosts(db, creatorId, { limit: PARTITION_SCAN });
   const facts = await viewerFactsForCreator(db, userId, creatorId, posts.map((p) => p.id));
+  return partitionPosts(posts, facts, now);
+}
+
+/** `posts` (newest first, at most PARTITION_SCAN) split by whether the viewer of `facts` can see them at `now`. */
+export function partitionPosts(
+  posts: readonly (PostAccessInput & { id: string })[],
+  facts: (postId: string) => ViewerFacts,
+  now: Date,
+): { unlockedPostIds: string[]; lockedPostIds: string[] } {
   const unlockedPostIds: string[] = [];
   const lockedPostIds: string[] = [];
   for (const post of posts) (canSeePost(post, facts(post.id), now) ? unlockedPostIds : lockedPostIds).push(post.id);
   return { unlockedPostIds: unlockedPostIds.slice(0, PARTITION_LIMIT), lockedPostIds: lockedPostIds.slice(0, PARTITION_LIMIT) };
 }
 
+type SubscriptionChangeFacts = {
+  userId: string;
+  creatorId: string;
+  plan: string;
+  previousPlan: string | null;
+  status: SubscriptionStatus;
+  validUntil: Date;
+};
+
 /** Builds the `subscription-updated` event for the state the transaction now sees. */
-export async function subscriptionUpdatedEvent(
-  tx: Queryable,
-  change: { userId: string; creatorId: string; plan: string; previousPlan: string | null; status: SubscriptionStatus; validUntil: Date },
-  now: Date,
-) {
-  const partition = await creatorPostPartition(tx, change.userId, change.creatorId, now);
+export async function subscriptionUpdatedEvent(tx: Queryable, change: SubscriptionChangeFacts, now: Date) {
+  return subscriptionUpdatedWith(change, await creatorPostPartition(tx, change.userId, change.creatorId, now));
+}
+
+/** The `subscription-updated` event of `change`, with the creator's posts already split (`partitionPosts`). */
+export function subscriptionUpdatedWith(change: SubscriptionChangeFacts, partition: { unlockedPostIds: string[]; lockedPostIds: string[] }) {
   const data: SubscriptionUpdatedData = {
     creatorId: change.creatorId,
     plan: normalizeTier(change.plan) ?? change.plan.toLowerCase(),
