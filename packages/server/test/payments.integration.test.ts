@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { eq, and } from 'drizzle-orm';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { confirm, snapshot, TEST_WEBHOOK_SECRET } from './helpers/payments.ts';
-import { notifications, postPurchases, subscriptions } from '../src/db/schema.ts';
+import { notifications, postPurchases, subscriptions, transactions } from '../src/db/schema.ts';
 import type { TestClient } from './helpers/ws-client.ts';
 import { createTestDatabase } from './helpers/database.ts';
 import { seed } from '../src/db/seed.ts';
@@ -328,8 +328,9 @@ test('round trips: a new purchase or subscription sends three statements in its 
   const committed: StoredEvent[][] = [];
   const onCommitted = (events: readonly StoredEvent[]) => committed.push([...events]);
   const body = purchase() as PostPurchaseConfirmation;
+  const at = new Date(Date.now() - 1234);
 
-  const first = await count(() => confirmPayment(db.orm, body, { onCommitted }));
+  const first = await count(() => confirmPayment(db.orm, body, { onCommitted, now: at }));
   assert.equal(first.value.replayed, false);
   assert.equal(first.inside, 3, `a new purchase: the pair's lock, one read, one write (sent: ${first.inside})`);
   assert.equal(first.total, db.kind === 'postgres' ? 5 : 3);
@@ -339,8 +340,30 @@ test('round trips: a new purchase or subscription sends three statements in its 
   const [stored] = await db.orm.select().from(notifications).where(eq(notifications.id, (committed[0]![1]!.data as any).notification.id));
   assert.deepEqual((committed[0]![1]!.data as any).notification, { ...stored, createdAt: stored!.createdAt.toISOString() });
   const [bought] = await db.orm.select().from(postPurchases).where(eq(postPurchases.id, first.value.result.purchaseId as string));
-  assert.equal(bought!.paymentStatus, 'COMPLETED');
+  assert.deepEqual(
+    { ...bought, id: undefined },
+    { id: undefined, postId: body.postId, userId: body.userId, price: 0.1, currency: 'SOL', txSignature: body.txSignature, purchasedAt: at, paymentStatus: 'COMPLETED', platformFee: null, referrerFee: null, creatorAmount: null },
+  );
   assert.equal((committed[0]![0]!.data as any).purchaseId, bought!.id);
+  const [paid] = await db.orm.select().from(transactions).where(eq(transactions.txSignature, body.txSignature));
+  assert.deepEqual(paid, {
+    id: first.value.result.transactionId,
+    txSignature: body.txSignature,
+    fromWallet: 'BuyerWallet111',
+    toWallet: 'CreatorWallet111',
+    amount: 0.1,
+    currency: 'SOL',
+    type: 'POST_PURCHASE',
+    status: 'CONFIRMED',
+    metadata: { postId: body.postId, purchaseId: bought!.id },
+    confirmedAt: at,
+    subscriptionId: null,
+    postPurchaseId: bought!.id,
+    senderId: body.userId,
+    receiverId: 'demo-creator',
+    createdAt: at,
+    updatedAt: at,
+  });
 
   const replay = await count(() => confirmPayment(db.orm, body, { onCommitted }));
   assert.equal(replay.value.replayed, true);

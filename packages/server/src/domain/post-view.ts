@@ -74,7 +74,7 @@ export function viewPost(post: ViewablePost, viewer: ViewerFacts, now: Date): Po
 }
 
 /** The unlocked post carried by `post-purchased`, so a client can replace it in place. */
-export function unlockedPost(post: ViewablePost): UnlockedPost {
+export function unlockedPost(post: Pick<ViewablePost, 'id' | 'creatorId' | 'title' | 'content' | 'type' | 'mediaUrl' | 'thumbnail'>): UnlockedPost {
   return {
     id: post.id,
     creatorId: post.creatorId,
