@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eq, and } from 'drizzle-orm';
+import { eq, and, sql } from 'drizzle-orm';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { confirm, snapshot, TEST_WEBHOOK_SECRET } from './helpers/payments.ts';
 import { notifications, postPurchases, subscriptions, transactions } from '../src/db/schema.ts';
@@ -314,16 +314,20 @@ test('concurrent confirmations: the same signature is applied once; two payments
   assert.ok(months > 1.8 && months < 2.2, `two payments, two months (${months.toFixed(2)})`);
 });
 
-test('round trips: a new purchase or subscription sends three statements in its transaction (lock, read, write), a replay two', async (t) => {
+test('round trips: a new purchase or subscription is begin with the lock, one read, one write, commit; a replay has no write', async (t) => {
   const sent: string[] = [];
   const { db } = await createTestDatabase(t, { logger: { logQuery: (query) => sent.push(query) } });
   await seed(db);
-  // begin/commit are counted apart: PGlite opens and ends its transactions without the logger, PostgreSQL through it.
+  // On PostgreSQL every query goes through the logger: `begin; select pg_advisory_xact_lock(…)` (one simple query),
+  // the reads and writes, `commit`. PGlite opens and ends its transactions itself (unlogged, in-process) and takes the
+  // lock as the transaction's first statement.
   const count = async <T>(run: () => Promise<T>) => {
     sent.length = 0;
     const value = await run();
-    const inside = sent.filter((q) => !/^\s*(begin|commit)\b/i.test(q));
-    return { value, inside: inside.length, total: sent.length };
+    const locks = sent.filter((q) => q.includes('pg_advisory_xact_lock'));
+    const inside = sent.filter((q) => !/^\s*(begin|commit)\b/i.test(q) && !q.includes('pg_advisory_xact_lock'));
+    if (db.kind === 'postgres') assert.match(locks[0] ?? '', /^begin; select pg_advisory_xact_lock/, 'the lock goes with begin');
+    return { value, locks: locks.length, inside: inside.length, total: sent.length };
   };
   const committed: StoredEvent[][] = [];
   const onCommitted = (events: readonly StoredEvent[]) => committed.push([...events]);
@@ -332,8 +336,9 @@ test('round trips: a new purchase or subscription sends three statements in its 
 
   const first = await count(() => confirmPayment(db.orm, body, { onCommitted, now: at }));
   assert.equal(first.value.replayed, false);
-  assert.equal(first.inside, 3, `a new purchase: the pair's lock, one read, one write (sent: ${first.inside})`);
-  assert.equal(first.total, db.kind === 'postgres' ? 5 : 3);
+  assert.equal(first.locks, 1);
+  assert.equal(first.inside, 2, `a new purchase: one read, one write (sent: ${first.inside})`);
+  assert.equal(first.total, db.kind === 'postgres' ? 4 : 3, 'postgres: begin with the lock, read, write, commit');
   assert.deepEqual(committed.flat().map((e) => e.type), ['post-purchased', 'notification']);
   assert.deepEqual(committed.flat().map((e) => e.id), first.value.result.eventIds);
   // The events carry the rows as stored: the notification with the createdAt its column default gave it.
@@ -368,7 +373,8 @@ test('round trips: a new purchase or subscription sends three statements in its 
   const replay = await count(() => confirmPayment(db.orm, body, { onCommitted }));
   assert.equal(replay.value.replayed, true);
   assert.deepEqual(replay.value.result, first.value.result);
-  assert.equal(replay.inside, 2, `a replay: the lock and the read (sent: ${replay.inside})`);
+  assert.equal(replay.inside, 1, `a replay: the read (sent: ${replay.inside})`);
+  assert.equal(replay.total, db.kind === 'postgres' ? 3 : 2);
 
   // A subscription: the same three; its subscription-updated event splits the creator's posts as a read after the
   // commit does (the new subscription, and the post the buyer bought above).
@@ -377,7 +383,8 @@ test('round trips: a new purchase or subscription sends three statements in its 
   committed.length = 0;
   const sub = await count(() => confirmPayment(db.orm, subBody, { onCommitted, now }));
   assert.equal(sub.value.result.change, 'new');
-  assert.equal(sub.inside, 3, `a subscription: the lock, one read, one write (sent: ${sub.inside})`);
+  assert.equal(sub.inside, 2, `a subscription: one read, one write (sent: ${sub.inside})`);
+  assert.equal(sub.total, db.kind === 'postgres' ? 4 : 3);
   assert.deepEqual(committed.flat().map((e) => e.type), ['subscription-updated', 'new_subscription', 'notification']);
   const updated = committed[0]![0]!.data as any;
   const partition = await creatorPostPartition(db.orm, subBody.userId, subBody.creatorId, now);
@@ -389,5 +396,27 @@ test('round trips: a new purchase or subscription sends three statements in its 
   const subReplay = await count(() => confirmPayment(db.orm, subBody, { onCommitted }));
   assert.equal(subReplay.value.replayed, true);
   assert.deepEqual(subReplay.value.result, sub.value.result);
-  assert.equal(subReplay.inside, 2);
+  assert.equal(subReplay.inside, 1);
+
+  // With PostgreSQL the key is an escaped literal in the begin query: quotes and backslashes name the same lock as
+  // the key as a parameter does, and a confirmation waits for whoever holds it.
+  const odd = purchase({ userId: `o'bri\\en"x` }) as PostPurchaseConfirmation;
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let locked!: () => void;
+  const lockTaken = new Promise<void>((resolve) => (locked = resolve));
+  const holder = db.orm.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`post_purchase:${odd.userId}:${odd.postId}`}, 0))`);
+    locked();
+    await held;
+  });
+  await lockTaken;
+  let settled = false;
+  const waiting = confirmPayment(db.orm, odd).finally(() => (settled = true));
+  waiting.catch(() => {});
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(settled, false, 'the confirmation waits for the lock');
+  release();
+  await holder;
+  await assert.rejects(waiting, (err: any) => err.code === 'GW_ERR_PAYMENT_INVALID' && err.field === 'userId');
 });

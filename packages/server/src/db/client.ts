@@ -5,7 +5,7 @@
  */
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { drizzle as drizzlePg, NodePgTransaction, type NodePgSession } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { sql, type Logger, type SQL } from 'drizzle-orm';
 import pg from 'pg';
@@ -125,6 +125,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   const logger = options.logger;
   const orm = drizzlePg(pool, { schema, logger }) as unknown as Orm;
   orm.transaction = (run, config) => transactionOnOwnClient(pool, run, config, logger);
+  lockedTransactions.set(orm, (key, run) => lockedTransactionOnOwnClient(pool, key, run, logger));
   const listeners = new Set<PgListener>();
   return {
     kind: 'postgres',
@@ -171,6 +172,60 @@ async function transactionOnOwnClient<T>(
   let failure: Error | undefined;
   try {
     return await ormOnClient(client, logger).transaction(run, config);
+  } catch (err) {
+    failure = err instanceof Error ? err : new Error(String(err));
+    throw err;
+  } finally {
+    client.release(failure);
+  }
+}
+
+/**
+ * Runs `run` in a transaction that holds the transaction-scoped advisory lock of `key`
+ * (`pg_advisory_xact_lock(hashtextextended(key, 0))`) before any statement of `run` is sent, so every snapshot `run`
+ * takes is taken after the lock was granted. On PostgreSQL the lock goes in BEGIN's round trip: one simple query
+ * `begin; select pg_advisory_xact_lock(…)` (the key as an escaped literal: a simple query has no parameters), not a
+ * statement of its own after `begin`. On PGlite (in-process, no round trips) it is the transaction's first statement.
+ */
+export function transactionWithAdvisoryLock<T>(orm: Orm, key: string, run: (tx: Tx) => Promise<T>): Promise<T> {
+  const locked = lockedTransactions.get(orm);
+  if (locked) return locked(key, run);
+  return orm.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
+    return run(tx);
+  });
+}
+
+type LockedTransaction = <T>(key: string, run: (tx: Tx) => Promise<T>) => Promise<T>;
+/** transactionWithAdvisoryLock of the PostgreSQL databases' orms. */
+const lockedTransactions = new WeakMap<Orm, LockedTransaction>();
+
+/**
+ * transactionWithAdvisoryLock on PostgreSQL: drizzle's transaction (what `transactionOnOwnClient` runs) with the lock
+ * in the `begin` query. The same failure handling: the transaction is rolled back and the client discarded.
+ */
+async function lockedTransactionOnOwnClient<T>(pool: pg.Pool, key: string, run: (tx: Tx) => Promise<T>, logger: Logger | undefined): Promise<T> {
+  const client = await pool.connect();
+  let failure: Error | undefined;
+  try {
+    // The transaction drizzle's NodePgSession.transaction would make on this client, without its `begin`.
+    const session = (ormOnClient(client, logger) as unknown as { session: NodePgSession<typeof schema, never> }).session;
+    const internals = session as unknown as { dialect: never; schema: never };
+    const tx = new NodePgTransaction(internals.dialect, session, internals.schema) as unknown as Tx;
+    const begin = `begin; select pg_advisory_xact_lock(hashtextextended(${client.escapeLiteral(key)}, 0))`;
+    logger?.logQuery(begin, []);
+    await client.query(begin);
+    let result: T;
+    try {
+      result = await run(tx);
+    } catch (err) {
+      logger?.logQuery('rollback', []);
+      await client.query('rollback').catch(() => {});
+      throw err;
+    }
+    logger?.logQuery('commit', []);
+    await client.query('commit');
+    return result;
   } catch (err) {
     failure = err instanceof Error ? err : new Error(String(err));
     throw err;

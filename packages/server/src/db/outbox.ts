@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { and, inArray, isNotNull, lt, sql, type SQL } from 'drizzle-orm';
-import { queryRows, type Orm, type Queryable, type Tx } from './client.ts';
+import { queryRows, transactionWithAdvisoryLock, type Orm, type Queryable, type Tx } from './client.ts';
 import { newId } from './ids.ts';
 import { outbox, publishKeys } from './schema.ts';
 
@@ -137,16 +137,20 @@ export interface AppendEvents {
 /**
  * Runs `work` in a transaction and writes its events with the `append` it is given. Without `onCommitted` they wake
  * the relays at commit; with it they are written without a NOTIFY and handed to it once the transaction committed
- * (outbox/committed-publisher.ts).
+ * (outbox/committed-publisher.ts). With `advisoryLock`, the transaction holds that key's advisory lock from its start
+ * (transactionWithAdvisoryLock in db/client.ts).
  */
 export async function transactionWithEvents<T>(
   db: Orm,
   onCommitted: OnCommitted | undefined,
   work: (tx: Tx, append: AppendEvents) => Promise<T>,
+  options: { advisoryLock?: string } = {},
 ): Promise<T> {
   const written: StoredEvent[] = [];
   const notify = !onCommitted;
-  const result = await db.transaction((tx) => {
+  const inTransaction = (run: (tx: Tx) => Promise<T>) =>
+    options.advisoryLock === undefined ? db.transaction(run) : transactionWithAdvisoryLock(db, options.advisoryLock, run);
+  const result = await inTransaction((tx) => {
     const append: AppendEvents = Object.assign(
       async (events: readonly NewEvent[]) => {
         const stored = await appendEvents(tx, events, { notify });

@@ -59,17 +59,18 @@ export async function confirmPayment(
   const now = options.now ?? new Date();
   try {
     // A replay is found inside the transaction, under the pair's lock: no look-up before it costs every new payment a round trip.
-    return await transactionWithEvents(db, options.onCommitted, async (tx, append) => {
-      // One confirmation at a time per buyer and post (or subscriber and creator): without this, two payments
-      // for a pair that has no row yet would both see "none" and the second would overwrite the first.
-      const target = confirmation.kind === 'post_purchase' ? confirmation.postId : confirmation.creatorId;
-      // The lock is a statement of its own: a statement's snapshot is taken before its lock is granted, so a read in
-      // the same statement would miss the answer of the identical confirmation it waited for.
-      await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${confirmation.kind}:${confirmation.userId}:${target}`}, 0))`);
-      return confirmation.kind === 'post_purchase'
-        ? confirmPurchase(tx, confirmation, now, append)
-        : confirmSubscription(tx, confirmation, now, append);
-    });
+    // One confirmation at a time per buyer and post (or subscriber and creator): without the lock, two payments
+    // for a pair that has no row yet would both see "none" and the second would overwrite the first. It is taken
+    // with BEGIN, before the read: a statement's snapshot is taken before a lock it asks for is granted, so a read
+    // in the lock's statement would miss the answer of the identical confirmation it waited for.
+    const target = confirmation.kind === 'post_purchase' ? confirmation.postId : confirmation.creatorId;
+    return await transactionWithEvents(
+      db,
+      options.onCommitted,
+      (tx, append) =>
+        confirmation.kind === 'post_purchase' ? confirmPurchase(tx, confirmation, now, append) : confirmSubscription(tx, confirmation, now, append),
+      { advisoryLock: `${confirmation.kind}:${confirmation.userId}:${target}` },
+    );
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
     // The same signature was committed meanwhile for another pair (or by another writer of `transactions`).
