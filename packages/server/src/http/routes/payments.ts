@@ -66,7 +66,8 @@ export const paymentRoutes: FastifyPluginAsync<RouteDeps> = async (app, { db, co
       if (replayed) reply.header('idempotent-replay', 'true');
       // The buyer's sockets before this answer: the committed events went to this node's hub in onCommitted, and
       // their frames are written in a setImmediate (gateway/frame-writer.ts) scheduled before this one, so they are
-      // on the wire before the response is serialised and written. Costs the answer one pass of the check phase.
+      // on the wire before the response is serialised and written (unless that flush is held for a publish's commit
+      // in flight, holdFlushUntil). Costs the answer one pass of the check phase.
       else await new Promise(setImmediate);
       return result;
     },
