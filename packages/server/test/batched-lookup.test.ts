@@ -67,3 +67,59 @@ test('bounded (oldest dropped first), TTL 0 always loads, and a failed load reje
   const results = await Promise.allSettled([failing.get('a'), failing.get('b')]);
   assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
 });
+
+test('maxInFlight: ids asked while a load runs wait and go together in the next load, never in the running one', async () => {
+  const { load, batches, holdNext } = tableLoader({ a: 1, b: 2, c: 3 });
+  const lookup = new BatchedLookup(load, { ttlMs: 0, maxEntries: 0, maxInFlight: 1 });
+  const release = holdNext();
+  const first = lookup.get('a');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(batches, [['a']], 'the first load started');
+  // Asked in later turns while that load is held: no load of their own yet.
+  const again = lookup.get('a');
+  await new Promise((resolve) => setImmediate(resolve));
+  const others = [lookup.get('b'), lookup.get('c'), lookup.get('x')];
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(batches, [['a']], 'nothing more loads while one is in flight');
+  release();
+  assert.equal(await first, 1);
+  assert.deepEqual(await Promise.all([again, ...others]), [1, 2, 3, undefined]);
+  assert.deepEqual(batches, [['a'], ['a', 'b', 'c', 'x']], "'a' asked during the first load is read again, with the rest");
+
+  // Without the limit, each turn's ids load at once, beside a load in flight.
+  const { load: load2, batches: batches2, holdNext: holdNext2 } = tableLoader({ a: 1, b: 2 });
+  const unbounded = new BatchedLookup(load2, { ttlMs: 0, maxEntries: 0 });
+  const release2 = holdNext2();
+  const p1 = unbounded.get('a');
+  await new Promise((resolve) => setImmediate(resolve));
+  const p2 = unbounded.get('b');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(batches2, [['a'], ['b']]);
+  release2();
+  assert.deepEqual(await Promise.all([p1, p2]), [1, 2]);
+});
+
+test('maxInFlight: a failed load rejects its own lookups and the waiting ones still load', async () => {
+  let calls = 0;
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const lookup = new BatchedLookup<number>(
+    async (ids) => {
+      calls++;
+      if (calls === 1) {
+        await held;
+        throw new Error('down');
+      }
+      return new Map(ids.map((id) => [id, id.length]));
+    },
+    { ttlMs: 0, maxEntries: 0, maxInFlight: 1 },
+  );
+  const failing = lookup.get('a');
+  await new Promise((resolve) => setImmediate(resolve));
+  const waiting = lookup.get('bb');
+  await new Promise((resolve) => setImmediate(resolve));
+  release();
+  await assert.rejects(failing, /down/);
+  assert.equal(await waiting, 2);
+  assert.equal(calls, 2);
+});

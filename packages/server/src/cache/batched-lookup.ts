@@ -3,6 +3,7 @@
  * together (at most `maxBatch` per load), and ids found are remembered for `ttlMs` in a map of at most `maxEntries`
  * (oldest dropped first). Ids not found are never remembered, so a row created a moment ago is found at once.
  * `invalidate(id)` forgets an id now; a load in flight when that happens answers its callers but remembers nothing.
+ * With `maxInFlight`, ids asked while that many loads run wait for the next load (started when one finishes).
  */
 export interface BatchedLookupOptions {
   /** How long a found id is trusted; 0 turns remembering off (every lookup loads). */
@@ -10,6 +11,12 @@ export interface BatchedLookupOptions {
   readonly maxEntries: number;
   /** Ids per load at most. Default 1000. */
   readonly maxBatch?: number;
+  /**
+   * Loads in flight at most. Ids asked while that many run wait, and go together in the load that starts when one of
+   * them finishes: under load the batches grow instead of the statements (a connect storm's turns are small, so a load
+   * per turn was a statement per few ids). A load never takes ids asked after it started. Default: no limit.
+   */
+  readonly maxInFlight?: number;
 }
 
 /** Loads the given ids; an id missing from the map was not found. */
@@ -33,6 +40,7 @@ export class BatchedLookup<V> {
   readonly #found = new Map<string, Remembered<V>>();
   #waiting = new Map<string, Waiter<V>[]>();
   #scheduled = false;
+  #inFlight = 0;
   /** Bumped by every invalidation: a load that started before one does not remember its answers. */
   #generation = 0;
 
@@ -52,11 +60,15 @@ export class BatchedLookup<V> {
       const list = this.#waiting.get(id);
       if (list) list.push({ resolve, reject });
       else this.#waiting.set(id, [{ resolve, reject }]);
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => this.#flush());
-      }
+      this.#schedule();
     });
+  }
+
+  /** Flushes at the end of this turn, unless one is due already or the loads in flight are at the limit. */
+  #schedule(): void {
+    if (this.#scheduled || this.#inFlight >= (this.#options.maxInFlight ?? Infinity)) return;
+    this.#scheduled = true;
+    setImmediate(() => this.#flush());
   }
 
   /** Forgets an id now, so its next lookup loads it. */
@@ -81,11 +93,15 @@ export class BatchedLookup<V> {
   async #loadBatch(ids: string[], waiting: Map<string, Waiter<V>[]>): Promise<void> {
     const generation = this.#generation;
     let found: Map<string, V>;
+    this.#inFlight++;
     try {
       found = await this.#load(ids);
     } catch (err) {
       for (const id of ids) for (const w of waiting.get(id)!) w.reject(err);
       return;
+    } finally {
+      this.#inFlight--;
+      if (this.#waiting.size > 0) this.#schedule();
     }
     if (generation === this.#generation && this.#options.ttlMs > 0) {
       const until = Date.now() + this.#options.ttlMs;

@@ -69,7 +69,10 @@ export class WebSocketGateway implements SocketOwner {
   readonly #sessionKey: Uint8Array | null;
   readonly #addressLimits: AddressLimits;
   readonly #users: KnownUsers;
-  /** Existence and token not-before time of the users authenticating in one event-loop turn, in one query; never remembered. */
+  /**
+   * Existence and token not-before time of the users authenticating in one event-loop turn (and, while a read runs,
+   * of all those asked meanwhile: one read in flight at a time), in one query; never remembered.
+   */
   readonly #authStates: BatchedLookup<UserAuthState>;
   #draining = false;
 
@@ -77,7 +80,7 @@ export class WebSocketGateway implements SocketOwner {
     this.#options = options;
     const { limits } = options.config;
     this.#users = new KnownUsers(options.db.orm, { ttlMs: options.config.timings.userCacheTtlMs, maxEntries: limits.userCacheSize });
-    this.#authStates = new BatchedLookup((userIds) => userAuthStates(options.db.orm, userIds), { ttlMs: 0, maxEntries: 0 });
+    this.#authStates = new BatchedLookup((userIds) => userAuthStates(options.db.orm, userIds), { ttlMs: 0, maxEntries: 0, maxInFlight: 1 });
     const posts = new PostCache(options.db.orm, {
       ttlMs: options.config.timings.postCacheTtlMs,
       maxEntries: limits.postCacheSize,

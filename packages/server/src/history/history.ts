@@ -32,7 +32,10 @@ export type Recovery =
 
 export class History {
   readonly #options: HistoryOptions;
-  /** The heads asked for in one event-loop turn (a connect storm's users' channels) are read in one statement; never remembered. */
+  /**
+   * The heads asked for in one event-loop turn (a connect storm's users' channels), and while a read runs all those
+   * asked meanwhile (one read in flight at a time), are read in one statement; never remembered.
+   */
   readonly #heads: BatchedLookup<ChannelHead>;
 
   constructor(options: HistoryOptions) {
@@ -42,7 +45,7 @@ export class History {
         this.#options.metrics.historyQueries.inc({ kind: 'head' });
         return ensureChannelHeads(this.#options.db.orm, channels);
       },
-      { ttlMs: 0, maxEntries: 0 },
+      { ttlMs: 0, maxEntries: 0, maxInFlight: 1 },
     );
   }
 
