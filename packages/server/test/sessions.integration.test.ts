@@ -4,6 +4,7 @@ import { decodeJwt, SignJWT } from 'jose';
 import { startGateway, TEST_SECRET } from './helpers/gateway.ts';
 import { startTwoNodes } from './helpers/two-nodes.ts';
 import { TestClient } from './helpers/ws-client.ts';
+import { MemoryBroker } from '../src/broker/memory-broker.ts';
 import { disconnectUser, userAuthStates } from '../src/db/token-not-before.ts';
 
 test('token-expiring comes ahead of exp; a fresh auth keeps the socket and its subscriptions past the first exp', async (t) => {
@@ -179,4 +180,49 @@ test('the auth states of many users come in one query: unknown, never disconnect
       ['no-such-user', { exists: false, notBefore: null }],
     ],
   );
+});
+
+/** The in-process broker, except that routing a gated channel here waits until the test releases it. */
+class GatedBroker extends MemoryBroker {
+  readonly #gates = new Map<string, { reached: () => void; released: Promise<void> }>();
+
+  /** Holds the routing of `key`; resolves `reached` once the hub asks for it, and routes it on `release()`. */
+  gate(key: string): { reached: Promise<void>; release: () => void } {
+    let reached!: () => void;
+    let release!: () => void;
+    const reachedP = new Promise<void>((resolve) => (reached = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.#gates.set(key, { reached, released });
+    return { reached: reachedP, release };
+  }
+
+  override async addChannels(keys: readonly string[]): Promise<void> {
+    for (const key of keys) {
+      const gate = this.#gates.get(key);
+      if (!gate) continue;
+      gate.reached();
+      await gate.released;
+    }
+    return super.addChannels(keys);
+  }
+}
+
+test("a disconnect committed while a connecting user's channel is being routed here refuses the socket (4002, no `connected`)", async (t) => {
+  const broker = new GatedBroker();
+  const gw = await startGateway(t, { broker });
+  // The token is valid and the user exists when the socket opens; the disconnect commits (in the database alone: no
+  // event reaches this node, the channel is not routed here yet) while the socket waits for its user's channel.
+  const basic = broker.gate('user_demo-fan-basic');
+  const refused = new TestClient(`${gw.wsUrl}?token=${await gw.token('demo-fan-basic')}`);
+  await basic.reached;
+  await disconnectUser(gw.db.orm, 'demo-fan-basic');
+  basic.release();
+  const closed = await refused.closed;
+  assert.deepEqual([closed.code, closed.reason], [4002, 'disconnected by the server']);
+  assert.deepEqual(refused.frames.map((f) => f.type), [], 'no `connected` before the close');
+
+  // Another user connects as usual through the same node.
+  const vip = await gw.connect('demo-fan-vip');
+  vip.send({ type: 'ping' });
+  assert.equal((await vip.next('pong')).type, 'pong');
 });
