@@ -247,10 +247,17 @@ export class ClientPool {
     return (this.clients[index]!.texts = []);
   }
 
+  /**
+   * Ends every client with a reset rather than a FIN: a FIN from this side leaves its port in TIME_WAIT for 60 s, and
+   * the 10k-20k such ports of one peer's run made the next peer's connects slow (a ws storm took 18 s right after a
+   * gateway run, 2.2 s after an idle minute).
+   */
   destroy(): void {
     for (const c of this.clients) {
       c.closed = true;
-      c.socket.destroy();
+      if (c.socket.destroyed) continue;
+      if (c.socket.readyState === 'open') c.socket.resetAndDestroy();
+      else c.socket.destroy();
     }
   }
 }
