@@ -168,10 +168,15 @@ async function transactionOnOwnClient<T>(
   config: Parameters<Orm['transaction']>[1],
   logger: Logger | undefined,
 ): Promise<T> {
+  return onOwnClient(pool, (client) => ormOnClient(client, logger).transaction(run, config));
+}
+
+/** Runs `use` on a pooled client; a client whose use failed in any way is discarded, not returned to the pool. */
+async function onOwnClient<T>(pool: pg.Pool, use: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let failure: Error | undefined;
   try {
-    return await ormOnClient(client, logger).transaction(run, config);
+    return await use(client);
   } catch (err) {
     failure = err instanceof Error ? err : new Error(String(err));
     throw err;
@@ -204,10 +209,8 @@ const lockedTransactions = new WeakMap<Orm, LockedTransaction>();
  * transactionWithAdvisoryLock on PostgreSQL: drizzle's transaction (what `transactionOnOwnClient` runs) with the lock
  * in the `begin` query. The same failure handling: the transaction is rolled back and the client discarded.
  */
-async function lockedTransactionOnOwnClient<T>(pool: pg.Pool, key: string, run: (tx: Tx) => Promise<T>, logger: Logger | undefined): Promise<T> {
-  const client = await pool.connect();
-  let failure: Error | undefined;
-  try {
+function lockedTransactionOnOwnClient<T>(pool: pg.Pool, key: string, run: (tx: Tx) => Promise<T>, logger: Logger | undefined): Promise<T> {
+  return onOwnClient(pool, async (client) => {
     // The transaction drizzle's NodePgSession.transaction would make on this client, without its `begin`.
     const session = (ormOnClient(client, logger) as unknown as { session: NodePgSession<typeof schema, never> }).session;
     const internals = session as unknown as { dialect: never; schema: never };
@@ -226,12 +229,7 @@ async function lockedTransactionOnOwnClient<T>(pool: pg.Pool, key: string, run: 
     logger?.logQuery('commit', []);
     await client.query('commit');
     return result;
-  } catch (err) {
-    failure = err instanceof Error ? err : new Error(String(err));
-    throw err;
-  } finally {
-    client.release(failure);
-  }
+  });
 }
 
 /** One drizzle instance per pooled connection, made on its first transaction (making one per transaction costs). */

@@ -107,7 +107,8 @@ export class EventPublisher {
       if (group.length === 1 || isDatabaseUnavailable(err)) {
         for (const w of group) w.reject(err);
       } else {
-        for (const w of group) void this.#commit([w]);
+        // Settles once every retry did, so the group's commit stays in flight (onCommitting) until then.
+        await Promise.all(group.map((w) => this.#commit([w])));
       }
       return;
     }
