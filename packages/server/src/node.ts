@@ -179,6 +179,7 @@ export class GatewayNode {
       logger,
       onEntitlementChange: (userId) => void gateway?.recheckPostAccess(userId),
       onInternalEvent: (message) => gateway?.handleInternalEvent(message),
+      onUserHead: (userId, state) => gateway?.userHeadRead(userId, state),
     });
     const tokens = {
       secret: options.secret,

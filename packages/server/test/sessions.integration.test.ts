@@ -4,7 +4,10 @@ import { decodeJwt, SignJWT } from 'jose';
 import { startGateway, TEST_SECRET } from './helpers/gateway.ts';
 import { startTwoNodes } from './helpers/two-nodes.ts';
 import { TestClient } from './helpers/ws-client.ts';
+import { sql } from 'drizzle-orm';
 import { MemoryBroker } from '../src/broker/memory-broker.ts';
+import { queryRows, type Orm } from '../src/db/client.ts';
+import { createPostgresTestDatabase } from './helpers/database.ts';
 import { disconnectUser, userAuthStates } from '../src/db/token-not-before.ts';
 
 test('token-expiring comes ahead of exp; a fresh auth keeps the socket and its subscriptions past the first exp', async (t) => {
@@ -226,3 +229,37 @@ test("a disconnect committed while a connecting user's channel is being routed h
   vip.send({ type: 'ping' });
   assert.equal((await vip.next('pong')).type, 'pong');
 });
+test("a disconnect committed while a connecting user's channel head is read refuses the socket (4002, no `connected`)", async (t) => {
+  // PostgreSQL: the head read has to wait for another transaction (PGlite runs one statement at a time).
+  const { db } = await createPostgresTestDatabase(t);
+  const gw = await startGateway(t, { db });
+  const token = await gw.token('demo-fan-basic');
+  let refused: TestClient | undefined;
+  // The disconnect's transaction locks the channel offsets first, so the socket's head read (which comes after its
+  // token check and the routing of its channel) waits for the disconnect's commit; it then sees the disconnect's
+  // event in the head, and no event of it arrives live.
+  await db.orm.transaction(async (tx) => {
+    await tx.execute(sql`lock table realtime.channel_offsets in exclusive mode`);
+    refused = new TestClient(`${gw.wsUrl}?token=${token}`);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const [row] = await queryRows<{ waiting: number }>(
+        db.orm,
+        sql`select count(*)::int as waiting from pg_stat_activity
+            where datname = current_database() and wait_event_type = 'Lock' and query like '%insert into realtime.channel_offsets%'`,
+      );
+      if (row!.waiting > 0) break;
+      assert.ok(Date.now() < deadline, 'the head read never waited for the lock');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await disconnectUser(tx as unknown as Orm, 'demo-fan-basic');
+  });
+  const closed = await refused!.closed;
+  assert.deepEqual([closed.code, closed.reason], [4002, 'disconnected by the server']);
+  assert.deepEqual(refused!.frames.map((f) => f.type), [], 'no `connected` before the close');
+
+  const vip = await gw.connect('demo-fan-vip');
+  vip.send({ type: 'ping' });
+  assert.equal((await vip.next('pong')).type, 'pong');
+});
+

@@ -29,10 +29,13 @@ export async function userAuthStates(db: Queryable, userIds: readonly string[]):
         from unnest(${sql.param([...userIds])}::text[]) as ids(id)`,
   );
   const states = new Map<string, UserAuthState>();
-  for (const row of rows) {
-    states.set(row.id, { exists: row.exists === true, notBefore: row.not_before == null ? null : new Date(row.not_before).getTime() });
-  }
+  for (const row of rows) states.set(row.id, authState(row.exists, row.not_before));
   return states;
+}
+
+/** A user's auth state from the columns a query read: whether the row exists, and `token_not_before.not_before`. */
+export function authState(exists: boolean | null, notBefore: Date | string | null): UserAuthState {
+  return { exists: exists === true, notBefore: notBefore == null ? null : new Date(notBefore).getTime() };
 }
 
 /** True when a token issued at `issuedAt` (ms, null: no `iat`) is refused by the user's not-before time. */

@@ -19,6 +19,7 @@
  */
 import { channelObject, EventTypes, type Channel, type StreamPosition } from '@fonana-realtime/protocol';
 import type { Broker, BrokerMessage } from '../broker/broker.ts';
+import type { UserAuthState } from '../db/token-not-before.ts';
 import { INTERNAL_EVENT_PREFIX } from '../domain/events.ts';
 import type { History } from '../history/history.ts';
 import type { Logger } from '../logger.ts';
@@ -57,6 +58,12 @@ export interface HubOptions {
    * they are never sent to sockets, neither live nor in a replay.
    */
   readonly onInternalEvent?: (message: BrokerMessage) => void;
+  /**
+   * Called with a user's auth state each time the head of the user's channel is read (the user's first socket here,
+   * a resync), before any socket is told that head: the state comes from the same statement as the head, so a
+   * disconnect committed before the read shows in it, and one committed after it arrives as an event.
+   */
+  readonly onUserHead?: (userId: string, state: UserAuthState) => void;
   /**
    * Routes to this node the channels it serves: taken when a channel's stream is created (a user's first socket, a
    * channel's first subscriber), dropped when it ends. A stream reads its head only once the route is in place, so
@@ -125,6 +132,11 @@ export class Hub {
     return this.#byUser.get(userId) ?? EMPTY;
   }
 
+  /** Whether this node has read the head of the user's channel (it serves the channel, and no read of it is pending). */
+  userHeadLoaded(userId: string): boolean {
+    return (this.#streams.get(USER_PREFIX + userId)?.delivered ?? -1) >= 0;
+  }
+
   /** Registers an authenticated socket; its user's channel is served from now on (join it to receive it). */
   addConnection(conn: Connection): void {
     const userId = conn.userId!;
@@ -166,12 +178,17 @@ export class Hub {
     (stream.joiners ??= new Map()).set(conn, joiner);
     this.#options.metrics.subscriptions.inc({ channel_type: channel.type });
     const stillJoining = () => stream.joiners?.get(conn) === joiner && this.#streams.get(key) === stream;
+    /** A socket closed meanwhile (say, refused by `onUserHead`) leaves the stream now, not when its close completes. */
+    const ended = () => {
+      if (conn.state === 'closing' && stillJoining()) this.unsubscribe(conn, key);
+      return !stillJoining();
+    };
     try {
       await this.#load(stream);
-      if (!stillJoining()) return false;
+      if (ended()) return false;
       const head = { offset: stream.delivered, epoch: stream.epoch };
       const recovery = since ? await this.#options.history.recover(key, since, head) : null;
-      if (!stillJoining()) return false;
+      if (ended()) return false;
       announce({
         offset: recovery?.offset ?? head.offset,
         epoch: head.epoch,
@@ -288,6 +305,7 @@ export class Hub {
         const head = await this.#options.history.head(stream.key);
         stream.epoch = head.epoch;
         stream.delivered = head.offset;
+        if (stream.userId !== null && head.user) this.#options.onUserHead?.(stream.userId, head.user);
         const held = stream.held;
         stream.held = NOTHING_HELD;
         for (const message of held) this.#accept(stream, message);

@@ -248,23 +248,33 @@ export class WebSocketGateway implements SocketOwner {
     }
   }
 
+  /**
+   * Checks a connecting socket's token, then opens the socket. The user's state in the database (exists, not-before)
+   * is read now only when this node has read the head of the user's channel already; otherwise (the user's first
+   * socket here) the socket is registered at once and the head read it leads to carries the state (`userHeadRead`):
+   * one database read per connect, not two.
+   */
   #startAuth(conn: Connection, token: string, session = false, since?: StreamPosition): void {
     const generation = ++conn.authGeneration;
     conn.authInFlight = true;
-    this.#authenticate(token, session).then(
-      (verified) => {
-        if (generation !== conn.authGeneration) return;
-        conn.authInFlight = false;
-        this.#open(conn, verified, since);
-      },
-      (err: unknown) => {
-        if (generation !== conn.authGeneration) return;
-        conn.authInFlight = false;
-        if (isGatewayError(err)) return this.#failAuth(conn, err.code);
-        // Not the token's fault (e.g. the database is down): 1011, so the client retries with the same token.
-        this.#authUnavailable(conn, errorSummary(err));
-      },
-    );
+    const settle = (verified: VerifiedToken) => {
+      if (generation !== conn.authGeneration) return;
+      conn.authInFlight = false;
+      this.#open(conn, verified, since);
+    };
+    const fail = (err: unknown) => {
+      if (generation !== conn.authGeneration) return;
+      conn.authInFlight = false;
+      if (isGatewayError(err)) return this.#failAuth(conn, err.code);
+      // Not the token's fault (e.g. the database is down): 1011, so the client retries with the same token.
+      this.#authUnavailable(conn, errorSummary(err));
+    };
+    this.#verify(token, session).then((verified) => {
+      if (generation !== conn.authGeneration) return;
+      // Decided in the step that registers the socket (#open): no head read of the user's channel can slip between.
+      if (!this.#options.hub.userHeadLoaded(verified.userId)) return settle(verified);
+      this.#checkUser(verified).then(() => settle(verified), fail);
+    }, fail);
   }
 
   /**
@@ -288,15 +298,27 @@ export class WebSocketGateway implements SocketOwner {
    * with a 4001 code, or GW_ERR_DISCONNECTED (4002) for a token issued before the user was disconnected.
    */
   async #authenticate(token: string, session = false): Promise<VerifiedToken> {
+    const verified = await this.#verify(token, session);
+    await this.#checkUser(verified);
+    return verified;
+  }
+
+  /** The token's signature and claims, and that no disconnect this node knows of refuses it (no database read). */
+  async #verify(token: string, session: boolean): Promise<VerifiedToken> {
     const verified =
       session && this.#sessionKey
         ? await verifySessionToken(token, this.#sessionKey)
         : await verifyToken(token, this.#options.tokens);
+    if (this.#revokedHere(verified)) throw new GatewayError('GW_ERR_DISCONNECTED');
+    return verified;
+  }
+
+  /** The user exists and the token is not older than the user's not-before time, in the database. */
+  async #checkUser(verified: VerifiedToken): Promise<void> {
     const state = (await this.#authStates.get(verified.userId))!;
     if (!state.exists) throw new GatewayError('GW_ERR_AUTH_UNKNOWN_USER');
     if (issuedTooEarly(verified.issuedAt, state.notBefore)) throw new GatewayError('GW_ERR_DISCONNECTED');
     if (this.#revokedHere(verified)) throw new GatewayError('GW_ERR_DISCONNECTED');
-    return verified;
   }
 
   /** A disconnect this node received after the token's database check (which then missed it) still counts. */
@@ -305,25 +327,12 @@ export class WebSocketGateway implements SocketOwner {
     return notBefore !== undefined && issuedTooEarly(verified.issuedAt, notBefore);
   }
 
-  /** Whether the token is still above the user's not-before time (true when that cannot be read: auth already passed). */
-  async #stillAllowed(verified: VerifiedToken): Promise<boolean> {
-    try {
-      const { notBefore } = (await this.#authStates.get(verified.userId))!;
-      return !issuedTooEarly(verified.issuedAt, notBefore);
-    } catch (err) {
-      this.#options.logger.warn({ err }, 'could not re-check the token not-before time');
-      return true;
-    }
-  }
-
   /**
    * Registers the socket and joins it to its user's channel (recovering `since` of the auth frame); `connected`
    * carries the channel's position, and frames that waited in the inbox are handled after it.
    */
   #open(conn: Connection, verified: VerifiedToken, since: StreamPosition | undefined): void {
     if (conn.state !== 'authenticating') return;
-    if (conn.authTimer) clearTimeout(conn.authTimer);
-    conn.authTimer = null;
     const { hub, config } = this.#options;
     const { userId } = verified;
     if (this.#revokedHere(verified)) return this.#failAuth(conn, 'GW_ERR_DISCONNECTED');
@@ -335,10 +344,14 @@ export class WebSocketGateway implements SocketOwner {
     conn.expiresAt = verified.expiresAt;
     conn.issuedAt = verified.issuedAt;
     hub.addConnection(conn);
-    const firstHere = hub.userConnections(userId).size === 1;
+    // The head read of the user's channel may be what checks the user (#startAuth): AUTH_TIMEOUT_MS runs until it is done.
+    conn.authInFlight = true;
     const channel = userChannel(userId);
     const key = channelKey(channel);
     const announce = (position: { offset: number; epoch: string; recovered?: boolean }) => {
+      if (conn.authTimer) clearTimeout(conn.authTimer);
+      conn.authTimer = null;
+      conn.authInFlight = false;
       conn.state = 'open';
       this.#options.logger.debug({ connectionId: conn.id, userId }, 'websocket authenticated');
       conn.sendFrame({
@@ -347,11 +360,9 @@ export class WebSocketGateway implements SocketOwner {
       });
     };
     void (async () => {
-      // A disconnect committed while the channel was not routed here yet never reached this node: ask the database.
-      await hub.whenRouted(key);
-      if (firstHere && !(await this.#stillAllowed(verified))) return this.#failAuth(conn, 'GW_ERR_DISCONNECTED');
-      if (conn.state !== 'authenticating') return;
-      // `connected` once the user's channel is routed here and its head is read: no later event of it is missed.
+      // `connected` once the user's channel is routed here and its head is read: no later event of it is missed. A
+      // disconnect committed before that read (which the token check may have missed) is in the user's state read
+      // with the head (`userHeadRead`); one committed after it is an event on the channel.
       if (await hub.join(conn, key, channel, since, announce)) {
         this.#tokenLifetime.start(conn);
         return void this.#pump(conn);
@@ -359,6 +370,7 @@ export class WebSocketGateway implements SocketOwner {
       // The user's channel was reset while this socket joined it: let the client reconnect.
       if (conn.state === 'authenticating') conn.close('GW_ERR_INTERNAL');
     })().catch((err: unknown) => {
+      if (conn.state === 'authenticating') return this.#authUnavailable(conn, errorSummary(err));
       this.#options.logger.error({ err }, "the user's channel could not be read");
       this.#options.metrics.errors.inc({ code: 'GW_ERR_INTERNAL' });
       conn.close('GW_ERR_INTERNAL');
@@ -428,12 +440,7 @@ export class WebSocketGateway implements SocketOwner {
 
   /** Closes the user's sockets on this node whose token was issued before `notBefore` with 4002. */
   disconnectUser(userId: string, notBefore: number): void {
-    const latest = Math.max(notBefore, this.#recentDisconnects.get(userId) ?? 0);
-    this.#recentDisconnects.delete(userId); // re-inserted last: the map drops its oldest entry first
-    this.#recentDisconnects.set(userId, latest);
-    if (this.#recentDisconnects.size > RECENT_DISCONNECTS) {
-      this.#recentDisconnects.delete(this.#recentDisconnects.keys().next().value!);
-    }
+    this.#rememberDisconnect(userId, notBefore);
     let closed = 0;
     for (const conn of [...this.#options.hub.userConnections(userId)]) {
       if (!issuedTooEarly(conn.issuedAt, notBefore)) continue;
@@ -441,6 +448,31 @@ export class WebSocketGateway implements SocketOwner {
       closed++;
     }
     this.#options.logger.info({ userId, sockets: closed }, 'user disconnected by the API');
+  }
+
+  /**
+   * The user's state, read with the head of their channel (the hub's `onUserHead`): the user's sockets here that it
+   * no longer admits are refused (still authenticating) or closed: 4002 for a token issued before the user's
+   * not-before time, 4001 when the user is gone.
+   */
+  userHeadRead(userId: string, state: UserAuthState): void {
+    if (state.notBefore !== null) this.#rememberDisconnect(userId, state.notBefore);
+    for (const conn of [...this.#options.hub.userConnections(userId)]) {
+      const code = !state.exists ? 'GW_ERR_AUTH_UNKNOWN_USER' : issuedTooEarly(conn.issuedAt, state.notBefore) ? 'GW_ERR_DISCONNECTED' : null;
+      if (code === null) continue;
+      if (conn.state === 'authenticating') this.#failAuth(conn, code);
+      else conn.close(code);
+    }
+  }
+
+  /** Sockets whose token check ran before this not-before time was known here are refused by `#revokedHere`. */
+  #rememberDisconnect(userId: string, notBefore: number): void {
+    const latest = Math.max(notBefore, this.#recentDisconnects.get(userId) ?? 0);
+    this.#recentDisconnects.delete(userId); // re-inserted last: the map drops its oldest entry first
+    this.#recentDisconnects.set(userId, latest);
+    if (this.#recentDisconnects.size > RECENT_DISCONNECTS) {
+      this.#recentDisconnects.delete(this.#recentDisconnects.keys().next().value!);
+    }
   }
 
   #beat(): void {

@@ -7,12 +7,12 @@ import type { StreamPosition } from '@fonana-realtime/protocol';
 import type { BrokerMessage } from '../broker/broker.ts';
 import type { Database } from '../db/client.ts';
 import { BatchedLookup } from '../cache/batched-lookup.ts';
-import { channelEvents, channelHeads, ensureChannelHeads, type ChannelHead } from '../db/history.ts';
+import { channelEvents, channelHeads, ensureChannelHeads, type ChannelHead, type ChannelHeadRead } from '../db/history.ts';
 import type { Metrics } from '../metrics.ts';
 import { toBrokerMessage } from '../outbox/relay.ts';
 import type { EventCache } from './event-cache.ts';
 
-export type { ChannelHead } from '../db/history.ts';
+export type { ChannelHead, ChannelHeadRead } from '../db/history.ts';
 
 export interface HistoryOptions {
   readonly db: Database;
@@ -36,7 +36,7 @@ export class History {
    * The heads asked for in one event-loop turn (a connect storm's users' channels), and while a read runs all those
    * asked meanwhile (one read in flight at a time), are read in one statement; never remembered.
    */
-  readonly #heads: BatchedLookup<ChannelHead>;
+  readonly #heads: BatchedLookup<ChannelHeadRead>;
 
   constructor(options: HistoryOptions) {
     this.#options = options;
@@ -54,8 +54,11 @@ export class History {
     this.#options.cache.add(message);
   }
 
-  /** The channel's head in the database (a channel with no events gets its epoch now). */
-  async head(channel: string): Promise<ChannelHead> {
+  /**
+   * The channel's head in the database (a channel with no events gets its epoch now); a user's channel's comes with
+   * the user's auth state, read in the same statement.
+   */
+  async head(channel: string): Promise<ChannelHeadRead> {
     return (await this.#heads.get(channel))!;
   }
 
