@@ -177,18 +177,12 @@ export class Hub {
     conn.channels.set(key, channel);
     (stream.joiners ??= new Map()).set(conn, joiner);
     this.#options.metrics.subscriptions.inc({ channel_type: channel.type });
-    const stillJoining = () => stream.joiners?.get(conn) === joiner && this.#streams.get(key) === stream;
-    /** A socket closed meanwhile (say, refused by `onUserHead`) leaves the stream now, not when its close completes. */
-    const ended = () => {
-      if (conn.state === 'closing' && stillJoining()) this.unsubscribe(conn, key);
-      return !stillJoining();
-    };
     try {
       await this.#load(stream);
-      if (ended()) return false;
+      if (this.#joinEnded(stream, conn, joiner)) return false;
       const head = { offset: stream.delivered, epoch: stream.epoch };
       const recovery = since ? await this.#options.history.recover(key, since, head) : null;
-      if (ended()) return false;
+      if (this.#joinEnded(stream, conn, joiner)) return false;
       announce({
         offset: recovery?.offset ?? head.offset,
         epoch: head.epoch,
@@ -205,9 +199,19 @@ export class Hub {
       }
       return true;
     } catch (err) {
-      if (stillJoining()) this.unsubscribe(conn, key);
+      if (this.#stillJoining(stream, conn, joiner)) this.unsubscribe(conn, key);
       throw err;
     }
+  }
+
+  #stillJoining(stream: ChannelStream, conn: Connection, joiner: Joiner): boolean {
+    return stream.joiners?.get(conn) === joiner && this.#streams.get(stream.key) === stream;
+  }
+
+  /** Whether a join is over; a socket closed meanwhile (say, refused by `onUserHead`) leaves the stream now, not when its close completes. */
+  #joinEnded(stream: ChannelStream, conn: Connection, joiner: Joiner): boolean {
+    if (conn.state === 'closing' && this.#stillJoining(stream, conn, joiner)) this.unsubscribe(conn, stream.key);
+    return !this.#stillJoining(stream, conn, joiner);
   }
 
   /** Removes a subscription; false when the connection did not have it. */

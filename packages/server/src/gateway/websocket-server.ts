@@ -39,7 +39,7 @@ import { PostCache } from './post-cache.ts';
 import { Connection, GatewaySocket, type ConnectionOptions, type SocketOwner } from './connection.ts';
 import { AddressLimits } from './address-limits.ts';
 import { FrameHandler } from './frame-handler.ts';
-import { Hub } from './hub.ts';
+import { Hub, type JoinPosition } from './hub.ts';
 import { TokenLifetime } from './token-lifetime.ts';
 
 const WS_PATHS: ReadonlySet<string> = new Set(['/ws', '/']);
@@ -257,24 +257,32 @@ export class WebSocketGateway implements SocketOwner {
   #startAuth(conn: Connection, token: string, session = false, since?: StreamPosition): void {
     const generation = ++conn.authGeneration;
     conn.authInFlight = true;
-    const settle = (verified: VerifiedToken) => {
-      if (generation !== conn.authGeneration) return;
-      conn.authInFlight = false;
-      this.#open(conn, verified, since);
-    };
-    const fail = (err: unknown) => {
-      if (generation !== conn.authGeneration) return;
-      conn.authInFlight = false;
-      if (isGatewayError(err)) return this.#failAuth(conn, err.code);
-      // Not the token's fault (e.g. the database is down): 1011, so the client retries with the same token.
-      this.#authUnavailable(conn, errorSummary(err));
-    };
-    this.#verify(token, session).then((verified) => {
-      if (generation !== conn.authGeneration) return;
-      // Decided in the step that registers the socket (#open): no head read of the user's channel can slip between.
-      if (!this.#options.hub.userHeadLoaded(verified.userId)) return settle(verified);
-      this.#checkUser(verified).then(() => settle(verified), fail);
-    }, fail);
+    this.#verify(token, session).then(
+      (verified) => {
+        if (generation !== conn.authGeneration) return;
+        // Decided in the step that registers the socket (#open): no head read of the user's channel can slip between.
+        if (!this.#options.hub.userHeadLoaded(verified.userId)) return this.#authenticated(conn, generation, verified, since);
+        this.#checkUser(verified).then(
+          () => this.#authenticated(conn, generation, verified, since),
+          (err: unknown) => this.#authFailed(conn, generation, err),
+        );
+      },
+      (err: unknown) => this.#authFailed(conn, generation, err),
+    );
+  }
+
+  #authenticated(conn: Connection, generation: number, verified: VerifiedToken, since: StreamPosition | undefined): void {
+    if (generation !== conn.authGeneration) return;
+    conn.authInFlight = false;
+    this.#open(conn, verified, since);
+  }
+
+  #authFailed(conn: Connection, generation: number, err: unknown): void {
+    if (generation !== conn.authGeneration) return;
+    conn.authInFlight = false;
+    if (isGatewayError(err)) return this.#failAuth(conn, err.code);
+    // Not the token's fault (e.g. the database is down): 1011, so the client retries with the same token.
+    this.#authUnavailable(conn, errorSummary(err));
   }
 
   /**
@@ -348,22 +356,11 @@ export class WebSocketGateway implements SocketOwner {
     conn.authInFlight = true;
     const channel = userChannel(userId);
     const key = channelKey(channel);
-    const announce = (position: { offset: number; epoch: string; recovered?: boolean }) => {
-      if (conn.authTimer) clearTimeout(conn.authTimer);
-      conn.authTimer = null;
-      conn.authInFlight = false;
-      conn.state = 'open';
-      this.#options.logger.debug({ connectionId: conn.id, userId }, 'websocket authenticated');
-      conn.sendFrame({
-        type: 'connected',
-        data: { userId, connectionId: conn.id, serverTime: Date.now(), channel: key, ...position },
-      });
-    };
     void (async () => {
       // `connected` once the user's channel is routed here and its head is read: no later event of it is missed. A
       // disconnect committed before that read (which the token check may have missed) is in the user's state read
       // with the head (`userHeadRead`); one committed after it is an event on the channel.
-      if (await hub.join(conn, key, channel, since, announce)) {
+      if (await hub.join(conn, key, channel, since, (position) => this.#announce(conn, key, position))) {
         this.#tokenLifetime.start(conn);
         return void this.#pump(conn);
       }
@@ -374,6 +371,19 @@ export class WebSocketGateway implements SocketOwner {
       this.#options.logger.error({ err }, "the user's channel could not be read");
       this.#options.metrics.errors.inc({ code: 'GW_ERR_INTERNAL' });
       conn.close('GW_ERR_INTERNAL');
+    });
+  }
+
+  /** The socket is open: `connected` with its user's channel and where that channel's stream continues. */
+  #announce(conn: Connection, key: string, position: JoinPosition): void {
+    if (conn.authTimer) clearTimeout(conn.authTimer);
+    conn.authTimer = null;
+    conn.authInFlight = false;
+    conn.state = 'open';
+    this.#options.logger.debug({ connectionId: conn.id, userId: conn.userId }, 'websocket authenticated');
+    conn.sendFrame({
+      type: 'connected',
+      data: { userId: conn.userId!, connectionId: conn.id, serverTime: Date.now(), channel: key, ...position },
     });
   }
 
