@@ -267,11 +267,6 @@ export class Hub {
     }
   }
 
-  /** Resolves once the broker routes the channel of a stream that exists here to this node (at once otherwise). Never rejects. */
-  whenRouted(key: string): Promise<void> {
-    return this.#streams.get(key)?.routed ?? Promise.resolve();
-  }
-
   /** The offset this node has delivered on `key`, or null when it does not serve the channel (tests, metrics). */
   deliveredOffset(key: string): number | null {
     const stream = this.#streams.get(key);
