@@ -7,8 +7,10 @@ import { TestClient } from './helpers/ws-client.ts';
 import { sql } from 'drizzle-orm';
 import { MemoryBroker } from '../src/broker/memory-broker.ts';
 import { queryRows, type Orm } from '../src/db/client.ts';
-import { createPostgresTestDatabase } from './helpers/database.ts';
+import { appendEvents } from '../src/db/outbox.ts';
 import { disconnectUser, userAuthStates } from '../src/db/token-not-before.ts';
+import { toBrokerMessage } from '../src/outbox/relay.ts';
+import { createPostgresTestDatabase } from './helpers/database.ts';
 
 test('token-expiring comes ahead of exp; a fresh auth keeps the socket and its subscriptions past the first exp', async (t) => {
   const gw = await startGateway(t, { env: { TOKEN_REFRESH_WINDOW_MS: '4000', TOKEN_EXPIRY_GRACE_MS: '500' } });
@@ -263,3 +265,18 @@ test("a disconnect committed while a connecting user's channel head is read refu
   assert.equal((await vip.next('pong')).type, 'pong');
 });
 
+
+test("a disconnect whose event a node lost still closes the user's socket there: the resync re-reads the user with the head (4002)", async (t) => {
+  const gw = await startGateway(t);
+  const client = await gw.connect('demo-fan-basic');
+  await gw.node.relay.stop(); // nothing reaches the broker: the node sees only what the test hands it
+  await disconnectUser(gw.db.orm, 'demo-fan-basic');
+  // The disconnect's event is gone before this node got it (as if pruned), and a later event shows the hole.
+  await gw.db.orm.execute(sql`delete from realtime.outbox where channel = 'user_demo-fan-basic' and type = '_disconnect'`);
+  const [later] = await gw.db.orm.transaction((tx) => appendEvents(tx, [{ channel: 'user_demo-fan-basic', type: 'tick', data: {} }]));
+  gw.node.hub.deliver(toBrokerMessage(later!));
+  const resync = await client.next('unsubscribed');
+  assert.deepEqual([resync.data.channelKey, resync.data.reason], ['user_demo-fan-basic', 'resync']);
+  const closed = await Promise.race([client.closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 3000))]);
+  assert.deepEqual(closed, { code: 4002, reason: 'disconnected by the server' });
+});
