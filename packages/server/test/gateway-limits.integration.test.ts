@@ -54,7 +54,7 @@ test('too many frames waiting before authentication close the socket (4010)', as
   assert.deepEqual([closed.code, closed.reason], [4010, 'too many frames waiting to be processed']);
 });
 
-test('when the database is gone, a connect closes with 1011 (retry later), not 4001, and the node still stops', async (t) => {
+test('when the database is gone, a connect and an in-band re-auth close with 1011 (retry later), not 4001, and the node still stops', async (t) => {
   const { createTestDatabase } = await import('./helpers/database.ts');
   const { seed } = await import('../src/db/seed.ts');
   const dropLater: (() => unknown)[] = [];
@@ -65,7 +65,11 @@ test('when the database is gone, a connect closes with 1011 (retry later), not 4
     for (const fn of dropLater) await fn(); // after the gateway's own teardown (hooks run in order)
   });
   const token = await gw.token('demo-fan-basic');
+  const open = await gw.connect('demo-fan-vip');
   await db.close();
+  open.send({ type: 'auth', token: await gw.token('demo-fan-vip') });
+  const reauth = await open.closed;
+  assert.deepEqual([reauth.code, reauth.reason], [1011, 'authentication could not be checked; retry'], 'the refresh, not the token, failed');
   const client = new TestClient(`${gw.wsUrl}?token=${token}`);
   const closed = await client.closed;
   assert.deepEqual([closed.code, closed.reason], [1011, 'authentication could not be checked; retry']);

@@ -15,7 +15,8 @@ import {
 } from '@fonana-realtime/protocol';
 import type { Database } from '../db/client.ts';
 import { unreadNotifications } from '../db/notifications.ts';
-import type { Logger } from '../logger.ts';
+import { isGatewayError } from '../errors.ts';
+import { errorSummary, type Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { authorizeChannel, type AccessLookups, type AccessResult } from './channel-access.ts';
 import type { Connection } from './connection.ts';
@@ -147,9 +148,15 @@ export class FrameHandler {
       this.#deps.tokenLifetime.start(conn);
       conn.sendFrame({ type: 'authenticated', data: { userId: verified.userId, expiresAt: verified.expiresAt } });
     } catch (err) {
-      const code = (err as { code?: Code }).code;
-      this.#deps.metrics.authFailures.inc({ code: code ?? 'GW_ERR_INTERNAL' });
-      conn.close(code && Codes[code]?.close === 4001 ? code : 'GW_ERR_AUTH_INVALID');
+      if (!isGatewayError(err)) {
+        // Not the token's fault (the database is down): 1011, so the client keeps the token and reconnects, as on connect.
+        this.#deps.logger.warn({ connectionId: conn.id, error: errorSummary(err) }, 'a re-authentication could not be checked');
+        this.#deps.metrics.errors.inc({ code: 'GW_ERR_AUTH_UNAVAILABLE' });
+        return conn.close('GW_ERR_AUTH_UNAVAILABLE');
+      }
+      // The token's fault: its own code (4001, or 4002 for a token issued before the user was disconnected).
+      this.#deps.metrics.authFailures.inc({ code: err.code });
+      conn.close(err.code);
     }
   }
 
