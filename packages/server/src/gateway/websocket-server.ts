@@ -311,14 +311,9 @@ export class WebSocketGateway implements SocketOwner {
     return verified;
   }
 
-  /** The token's signature and claims, and that no disconnect this node knows of refuses it (no database read). */
-  async #verify(token: string, session: boolean): Promise<VerifiedToken> {
-    const verified =
-      session && this.#sessionKey
-        ? await verifySessionToken(token, this.#sessionKey)
-        : await verifyToken(token, this.#options.tokens);
-    if (this.#revokedHere(verified)) throw new GatewayError('GW_ERR_DISCONNECTED');
-    return verified;
+  /** The token's signature and claims (no database read; `#checkUser` and `#open` check the disconnects). */
+  #verify(token: string, session: boolean): Promise<VerifiedToken> {
+    return session && this.#sessionKey ? verifySessionToken(token, this.#sessionKey) : verifyToken(token, this.#options.tokens);
   }
 
   /** The user exists and the token is not older than the user's not-before time, in the database. */
