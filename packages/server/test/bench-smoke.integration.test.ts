@@ -49,7 +49,10 @@ test('every scenario of the bench suite runs at smoke size and reports every pee
     assert.deepEqual(latency.rows.map((r: { peer: string }) => r.peer), PEERS);
     for (const r of latency.rows) assert.ok(Number.isFinite(r['p99 ms']) && r.events > 0, r.peer);
     const storm = read(out, 'connect-storm');
-    for (const r of storm.rows) assert.ok(r.seconds > 0 && r.refused === 0, r.peer);
+    assert.deepEqual(storm.rows.map((r: { peer: string }) => r.peer), PEERS);
+    // `seconds` has two decimals, and 30 handshakes to a raw peer on a quiet machine can take under 5 ms: its rate is
+    // the measurement that is never rounded to zero.
+    for (const r of storm.rows) assert.ok(Number.isFinite(r.seconds) && r['connects/s'] > 0 && r.refused === 0, r.peer);
     const memory = read(out, 'idle-memory');
     assert.deepEqual(memory.rows.map((r: { peer: string }) => r.peer), PEERS);
     for (const r of memory.rows) assert.ok(Number.isFinite(r['heap KB/conn']), r.peer);
