@@ -26,7 +26,7 @@ function event(userId: string, blobBytes: number) {
 }
 const TIMEOUT = { timeout: 60_000 };
 
-const only = (set: ReadonlySet<Connection>): Connection => [...set][0]!;
+const only = (set: Iterable<Connection>): Connection => [...set][0]!;
 const rawSocket = (conn: Connection) => (conn.socket as unknown as { _socket: Socket })._socket;
 
 test('frames of one turn reach every socket whole and in order, events and control frames alike', TIMEOUT, async (t) => {

@@ -51,8 +51,8 @@ export class Connection {
   lastSeen = Date.now();
   /** Subscribed channels by wire key. */
   readonly channels = new Map<string, Channel>();
-  /** Raw frames waiting to be handled, in arrival order. */
-  readonly inbox: string[] = [];
+  /** Raw frames waiting to be handled, in arrival order (replaced by a new array once drained: websocket-server.ts). */
+  inbox: string[] = [];
   framesReceived = 0;
   processing = false;
   /** Incremented by every authentication attempt; a result whose generation is stale is ignored. */

@@ -17,7 +17,7 @@
  *                          └──▶ held ──fill from history──▶ emit…
  * ```
  */
-import { channelObject, EventTypes, type Channel, type StreamPosition } from '@fonana-realtime/protocol';
+import { channelObject, ChannelTypes, EventTypes, userChannel, type Channel, type StreamPosition } from '@fonana-realtime/protocol';
 import type { Broker, BrokerMessage } from '../broker/broker.ts';
 import type { UserAuthState } from '../db/token-not-before.ts';
 import { INTERNAL_EVENT_PREFIX } from '../domain/events.ts';
@@ -25,11 +25,12 @@ import type { History } from '../history/history.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Connection } from './connection.ts';
+import { SmallSet, type ReadonlySmallSet } from './small-set.ts';
 
-const USER_PREFIX = 'user_';
 /** Events after which a user's `post` subscriptions are checked again. */
 const ENTITLEMENT_EVENTS: ReadonlySet<string> = new Set([EventTypes.POST_PURCHASED, EventTypes.SUBSCRIPTION_UPDATED]);
-const EMPTY: ReadonlySet<Connection> = new Set();
+const USER_PREFIX = 'user_';
+const EMPTY: ReadonlySmallSet<Connection> = new SmallSet();
 /** `held` of every stream that holds nothing (frozen: an insert must replace it). */
 const NOTHING_HELD: BrokerMessage[] = Object.freeze([]) as unknown as BrokerMessage[];
 /** Events one channel may hold back while a hole before them is filled; more means resync. */
@@ -88,6 +89,11 @@ interface Joiner {
 
 class ChannelStream {
   readonly key: string;
+  /**
+   * The channel, made once per stream: every subscribed socket's `channels` map holds this object and `key` rather
+   * than copies of its own (an idle socket's heap is mostly such per-socket state: bench/RESULTS.md, idle memory).
+   */
+  readonly channel: Channel;
   /** The user of a `user_<id>` stream, else null. */
   readonly userId: string | null;
   epoch = '';
@@ -99,7 +105,7 @@ class ChannelStream {
   /** Highest offset known to exist in history (from a catch-up); filled up to even without a later live event. */
   fillTarget = 0;
   filling = false;
-  readonly members = new Set<Connection>();
+  readonly members = new SmallSet<Connection>();
   /** Sockets still joining; null when there are none (most streams, most of the time: an empty Map keeps its table). */
   joiners: Map<Connection, Joiner> | null = null;
   /** Subscriptions plus, for a user stream, the user's sockets on this node. */
@@ -107,9 +113,12 @@ class ChannelStream {
   /** Settles once the broker routes the channel here (never rejects); null once it has. */
   routed: Promise<void> | null = null;
 
-  constructor(key: string) {
+  constructor(key: string, channel: Channel) {
     this.key = key;
-    this.userId = key.startsWith(USER_PREFIX) ? key.slice(USER_PREFIX.length) : null;
+    // The type as the protocol's own constant, the id as a slice of the key: neither keeps the frame it came from.
+    const type = ChannelTypes.find((t) => t === channel.type)!;
+    this.channel = { type, id: key.slice(type.length + 1) };
+    this.userId = type === 'user' ? this.channel.id : null;
   }
 
   removeJoiner(conn: Connection): boolean {
@@ -120,7 +129,7 @@ class ChannelStream {
 }
 
 export class Hub {
-  readonly #byUser = new Map<string, Set<Connection>>();
+  readonly #byUser = new Map<string, SmallSet<Connection>>();
   readonly #streams = new Map<string, ChannelStream>();
   readonly #options: HubOptions;
 
@@ -128,7 +137,7 @@ export class Hub {
     this.#options = options;
   }
 
-  userConnections(userId: string): ReadonlySet<Connection> {
+  userConnections(userId: string): ReadonlySmallSet<Connection> {
     return this.#byUser.get(userId) ?? EMPTY;
   }
 
@@ -141,9 +150,9 @@ export class Hub {
   addConnection(conn: Connection): void {
     const userId = conn.userId!;
     let set = this.#byUser.get(userId);
-    if (!set) this.#byUser.set(userId, (set = new Set()));
+    if (!set) this.#byUser.set(userId, (set = new SmallSet()));
     set.add(conn);
-    this.#retain(USER_PREFIX + userId);
+    this.#retain(USER_PREFIX + userId, userChannel(userId));
     this.#options.metrics.connections.inc();
   }
 
@@ -171,10 +180,10 @@ export class Hub {
     since: StreamPosition | undefined,
     announce: (position: JoinPosition) => void,
   ): Promise<boolean> {
-    const stream = this.#retain(key);
+    const stream = this.#retain(key, channel);
     this.unsubscribe(conn, key);
     const joiner: Joiner = { buffer: [], floor: 0 };
-    conn.channels.set(key, channel);
+    conn.channels.set(stream.key, stream.channel);
     (stream.joiners ??= new Map()).set(conn, joiner);
     this.#options.metrics.subscriptions.inc({ channel_type: channel.type });
     try {
@@ -273,10 +282,10 @@ export class Hub {
     return stream && stream.delivered >= 0 ? stream.delivered : null;
   }
 
-  #retain(key: string): ChannelStream {
+  #retain(key: string, channel: Channel): ChannelStream {
     let stream = this.#streams.get(key);
     if (!stream) {
-      const created = (stream = new ChannelStream(key));
+      const created = (stream = new ChannelStream(key, channel));
       this.#streams.set(key, created);
       const routed = this.#options.routing.addChannels([key]);
       created.routed = routed;

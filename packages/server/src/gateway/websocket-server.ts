@@ -245,6 +245,8 @@ export class WebSocketGateway implements SocketOwner {
       }
     } finally {
       conn.processing = false;
+      // A drained array keeps its grown backing store (~100 bytes): an idle socket should not.
+      if (conn.inbox.length === 0) conn.inbox = [];
     }
   }
 
