@@ -2,7 +2,7 @@
  * The coalesced write path (gateway/frame-writer.ts) against real sockets: frames of one turn arrive whole and in
  * order (small, 16-bit and 64-bit lengths, interleaved with control frames), a turn's frames go out in one write at
  * the end of that event-loop iteration (no timer), queued frames go out before a close frame, and the slow-consumer
- * limit counts queued bytes.
+ * limit counts queued bytes and the bytes a socket that stopped reading still holds.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -124,4 +124,34 @@ test('queued frames count toward the slow-consumer limit (4009); other sockets k
   assert.deepEqual([closed.code, closed.reason], [4009, 'slow consumer: send buffer full']);
   for (let i = 0; i < 5; i++) gw.node.hub.deliver(event('demo-fan-vip', 200));
   for (let i = 0; i < 5; i++) await other.next('bench');
+});
+
+test('a client that stops reading is closed as a slow consumer (4009) before the node holds more than the limit for it; others keep receiving', TIMEOUT, async (t) => {
+  offsets.clear();
+  const limit = 65_536;
+  const gw = await startGateway(t, { env: { MAX_BUFFERED_BYTES: String(limit) } });
+  const slow = await gw.connect('demo-fan-basic');
+  const other = await gw.connect('demo-fan-vip');
+  const conn = only(gw.node.hub.userConnections('demo-fan-basic'));
+  const socket = rawSocket(conn);
+  slow.socket.pause();
+  // One ~32 KB event per turn: the kernel's buffers on loopback take a few MB, then the node's own buffer grows.
+  const closing = () => conn.state === 'closing';
+  let sent = 0;
+  let mostHeld = 0;
+  while (!closing() && sent < 4000) {
+    gw.node.hub.deliver(event('demo-fan-basic', 32_000));
+    sent++;
+    await new Promise((r) => setImmediate(r));
+    if (!closing()) mostHeld = Math.max(mostHeld, socket.writableLength);
+  }
+  assert.ok(closing(), `still open after ${sent} events`);
+  assert.ok(mostHeld > 0 && mostHeld <= limit, `the node held at most ${mostHeld} bytes for the socket`);
+  slow.socket.resume();
+  const closed = await slow.closed;
+  assert.deepEqual([closed.code, closed.reason], [4009, 'slow consumer: send buffer full']);
+  const received = slow.frames.filter((f) => f.type === 'bench').length;
+  assert.ok(received > 0 && received < sent, `${received} of ${sent} events reached the slow client before its close`);
+  gw.node.hub.deliver(event('demo-fan-vip', 200));
+  assert.equal((await other.next('bench', 5000)).data.n, seq);
 });
