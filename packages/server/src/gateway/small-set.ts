@@ -2,11 +2,10 @@
  * A set that is cheap while it holds one member: the member is kept in a field, and a `Set` is made only for two or
  * more (and dropped again at one). The hub keeps a set of sockets per user and per served channel; most of them hold
  * one socket, and an empty `Set` alone takes about 150 bytes of heap, several times per idle connection
- * (bench/RESULTS.md, idle memory).
+ * (bench/RESULTS.md, idle memory). `undefined` cannot be a member.
  */
 export interface ReadonlySmallSet<T> extends Iterable<T> {
   readonly size: number;
-  has(value: T): boolean;
 }
 
 export class SmallSet<T> implements ReadonlySmallSet<T> {
@@ -16,10 +15,6 @@ export class SmallSet<T> implements ReadonlySmallSet<T> {
   get size(): number {
     if (this.#many) return this.#many.size;
     return this.#one === undefined ? 0 : 1;
-  }
-
-  has(value: T): boolean {
-    return this.#many ? this.#many.has(value) : this.#one === value && value !== undefined;
   }
 
   add(value: T): void {
