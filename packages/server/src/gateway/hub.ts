@@ -17,7 +17,7 @@
  *                          └──▶ held ──fill from history──▶ emit…
  * ```
  */
-import { channelObject, ChannelTypes, EventTypes, userChannel, type Channel, type StreamPosition } from '@fonana-realtime/protocol';
+import { channelObject, ChannelTypes, EventTypes, type Channel, type StreamPosition } from '@fonana-realtime/protocol';
 import type { Broker, BrokerMessage } from '../broker/broker.ts';
 import type { UserAuthState } from '../db/token-not-before.ts';
 import { INTERNAL_EVENT_PREFIX } from '../domain/events.ts';
@@ -27,9 +27,9 @@ import type { Metrics } from '../metrics.ts';
 import type { Connection } from './connection.ts';
 import { SmallSet, type ReadonlySmallSet } from './small-set.ts';
 
+const USER_PREFIX = 'user_';
 /** Events after which a user's `post` subscriptions are checked again. */
 const ENTITLEMENT_EVENTS: ReadonlySet<string> = new Set([EventTypes.POST_PURCHASED, EventTypes.SUBSCRIPTION_UPDATED]);
-const USER_PREFIX = 'user_';
 const EMPTY: ReadonlySmallSet<Connection> = new SmallSet();
 /** `held` of every stream that holds nothing (frozen: an insert must replace it). */
 const NOTHING_HELD: BrokerMessage[] = Object.freeze([]) as unknown as BrokerMessage[];
@@ -113,11 +113,13 @@ class ChannelStream {
   /** Settles once the broker routes the channel here (never rejects); null once it has. */
   routed: Promise<void> | null = null;
 
-  constructor(key: string, channel: Channel) {
+  constructor(key: string) {
     this.key = key;
-    // The type as the protocol's own constant, the id as a slice of the key: neither keeps the frame it came from.
-    const type = ChannelTypes.find((t) => t === channel.type)!;
-    this.channel = { type, id: key.slice(type.length + 1) };
+    // From the key (`<type>_<id>`): the type as the protocol's own constant, the id as a slice of the key, so neither
+    // keeps the frame the channel came from.
+    const separator = key.indexOf('_');
+    const type = ChannelTypes.find((t) => t.length === separator && key.startsWith(t))!;
+    this.channel = { type, id: key.slice(separator + 1) };
     this.userId = type === 'user' ? this.channel.id : null;
   }
 
@@ -152,7 +154,7 @@ export class Hub {
     let set = this.#byUser.get(userId);
     if (!set) this.#byUser.set(userId, (set = new SmallSet()));
     set.add(conn);
-    this.#retain(USER_PREFIX + userId, userChannel(userId));
+    this.#retain(USER_PREFIX + userId);
     this.#options.metrics.connections.inc();
   }
 
@@ -180,7 +182,7 @@ export class Hub {
     since: StreamPosition | undefined,
     announce: (position: JoinPosition) => void,
   ): Promise<boolean> {
-    const stream = this.#retain(key, channel);
+    const stream = this.#retain(key);
     this.unsubscribe(conn, key);
     const joiner: Joiner = { buffer: [], floor: 0 };
     conn.channels.set(stream.key, stream.channel);
@@ -282,10 +284,10 @@ export class Hub {
     return stream && stream.delivered >= 0 ? stream.delivered : null;
   }
 
-  #retain(key: string, channel: Channel): ChannelStream {
+  #retain(key: string): ChannelStream {
     let stream = this.#streams.get(key);
     if (!stream) {
-      const created = (stream = new ChannelStream(key, channel));
+      const created = (stream = new ChannelStream(key));
       this.#streams.set(key, created);
       const routed = this.#options.routing.addChannels([key]);
       created.routed = routed;
